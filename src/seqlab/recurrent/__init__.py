@@ -1,0 +1,7 @@
+"""The recurrent engine: RNN, LSTM and GRU with hand-derived backpropagation through time."""
+
+from .gru import GRU, GRUCell
+from .lstm import LSTM, LSTMCell
+from .rnn import RNN, RNNCell
+
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]

@@ -1,0 +1,404 @@
+"""What every recurrent family shares: parameters, validation, stacking, directions, lengths.
+
+A family file (``rnn.py``, ``lstm.py``, ``gru.py``) supplies the math through a few hooks and
+mixes them into :class:`RecurrentBase` (the multi-layer sequence module) and :class:`CellBase`
+(one time step):
+
+- ``_gates``: how many gate blocks of ``hidden_size`` the projections produce (1, 4 or 3);
+- ``_set_variant(**options)``: validate and store the family's own constructor options;
+- ``_variant_shapes()``: extra per-layer parameters the chosen variant needs, name -> shape;
+- ``_torch_unsupported()``: why torch's fused kernel can't run this configuration, or ``None``;
+- ``_torch_name``: the ``torch._VF`` function family (``"lstm"``, ``"gru"``, ``"rnn_tanh"`` ...);
+- ``_run_layer(x, state, params, mask, reverse, trace, key)``: one layer, one direction, over
+  the whole sequence, through the family's hand-derived ``autograd.Function``.
+
+Shape letters: ``T`` time, ``B`` batch, ``I`` input features, ``H`` hidden, ``L`` layers,
+``D`` directions (2 if bidirectional, else 1).
+"""
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, _VF, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from ..errors import BackendError, InputError, ShapeError
+from .trace import GradientTrace, TraceKey, active_trace
+
+BACKENDS = ("auto", "seqlab", "torch")
+
+
+def _shape(t: Tensor) -> str:
+    return str(tuple(t.shape))
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise InputError(f"backend={backend!r} is not one of {BACKENDS}")
+
+
+def _check_size(name: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{name}={value!r}: expected an integer >= {minimum}")
+
+
+def _check_dtype_device(name: str, t: Tensor, like: Tensor) -> None:
+    if t.dtype != like.dtype:
+        raise InputError(
+            f"{name} has dtype {t.dtype} but the module's parameters are {like.dtype}; "
+            f"convert one of them, e.g. module.to({t.dtype}) or {name}.to({like.dtype})"
+        )
+    if t.device != like.device:
+        raise InputError(
+            f"{name} is on {t.device} but the module's parameters are on {like.device}; "
+            f"move one of them, e.g. module.to('{t.device}') or {name}.to('{like.device}')"
+        )
+
+
+def layer_norm_shapes(gates: int, hidden_size: int, cell: bool) -> dict[str, tuple[int, ...]]:
+    """Parameters of the layer-norm variant: input and recurrent projections, and the cell."""
+    shapes = {
+        "ln_ih_weight": (gates * hidden_size,),
+        "ln_ih_bias": (gates * hidden_size,),
+        "ln_hh_weight": (gates * hidden_size,),
+        "ln_hh_bias": (gates * hidden_size,),
+    }
+    if cell:
+        shapes |= {"ln_c_weight": (hidden_size,), "ln_c_bias": (hidden_size,)}
+    return shapes
+
+
+class _ParameterMixin:
+    """Registration and initialisation of one layer-direction's parameters, torch's names."""
+
+    _gates: int
+    _torch_name: str
+
+    def _register_layer(self, suffix, in_size, factory) -> list[str]:
+        G, H = self._gates, self.hidden_size
+        shapes = {"weight_ih": (G * H, in_size), "weight_hh": (G * H, H)}
+        if self.bias:
+            shapes |= {"bias_ih": (G * H,), "bias_hh": (G * H,)}
+        shapes |= self._variant_shapes()
+        names = []
+        for name, shape in shapes.items():
+            self.register_parameter(name + suffix, nn.Parameter(torch.empty(shape, **factory)))
+            names.append(name)
+        return names
+
+    def reset_parameters(self) -> None:
+        """torch's initialisation, U(-1/√H, 1/√H) for every weight and bias; layer-norm gains
+        start at one and shifts at zero."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name.startswith("ln_"):
+                    p.fill_(1.0 if "_weight" in name else 0.0)
+                else:
+                    p.uniform_(-bound, bound)
+
+    def _params(self, suffix: str) -> dict[str, Tensor | None]:
+        params = {name: getattr(self, name + suffix) for name in self._param_names}
+        if not self.bias:
+            params |= {"bias_ih": None, "bias_hh": None}
+        return params
+
+    def _resolve_backend(self, trace: GradientTrace | None) -> bool:
+        """Whether this call runs torch's fused kernel (True) or seqlab's (False)."""
+        reason = self._torch_unsupported()
+        if self.backend == "torch":
+            if reason is not None:
+                raise BackendError(f"backend='torch' cannot run this module: {reason}; "
+                                   f"use backend='seqlab' or 'auto'")
+            if trace is not None:
+                raise BackendError("gradient-flow recording needs the hand-derived backward; "
+                                   "use backend='seqlab' or 'auto' inside the recorder")
+            return True
+        if self.backend == "seqlab" or reason is not None or trace is not None:
+            return False
+        return self._auto_prefers_torch
+
+    def _variant_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def _torch_unsupported(self) -> str | None:
+        return None
+
+
+class RecurrentBase(_ParameterMixin, nn.Module):
+    """Multi-layer, optionally bidirectional recurrent network with torch's interface."""
+
+    _auto_prefers_torch = False
+    _has_cell_state = False
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 *, backend: str = "auto", device=None, dtype=None, **variant) -> None:
+        super().__init__()
+        _check_size("input_size", input_size)
+        _check_size("hidden_size", hidden_size)
+        _check_size("num_layers", num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
+                0 <= dropout <= 1):
+            raise InputError(f"dropout={dropout!r}: expected a probability in [0, 1]")
+        _check_backend(backend)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
+        self.dropout, self.backend = float(dropout), backend
+        self._set_variant(**variant)
+        factory = {"device": device, "dtype": dtype}
+        D = 2 if bidirectional else 1
+        self._suffixes = []
+        for layer in range(num_layers):
+            for direction in range(D):
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                in_size = input_size if layer == 0 else hidden_size * D
+                self._param_names = self._register_layer(suffix, in_size, factory)
+                self._suffixes.append(suffix)
+        self.reset_parameters()
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def flatten_parameters(self) -> None:
+        """Kept for ``torch.nn`` compatibility; seqlab needs no flat weight buffer."""
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        for name, default in [("num_layers", 1), ("bias", True), ("batch_first", False),
+                              ("dropout", 0.0), ("bidirectional", False), ("backend", "auto")]:
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)!r}"
+        return s + self._variant_repr()
+
+    def _variant_repr(self) -> str:
+        return ""
+
+    # -- validation -------------------------------------------------------------------------
+
+    def _check_input(self, x: Tensor) -> tuple[Tensor, bool]:
+        """Returns the input as (T, B, I) and whether it was batched."""
+        if not isinstance(x, Tensor):
+            raise InputError(f"input must be a Tensor or PackedSequence, got {type(x).__name__}")
+        layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
+        if x.dim() not in (2, 3):
+            raise ShapeError(f"input must be 3-D {layout} or 2-D (T, I) for one unbatched "
+                             f"sequence; got shape {_shape(x)}")
+        if x.shape[-1] != self.input_size:
+            raise ShapeError(f"input has {x.shape[-1]} features (last dim of shape {_shape(x)}) "
+                             f"but the module was built with input_size={self.input_size}")
+        _check_dtype_device("input", x, self.weight_ih_l0)
+        batched = x.dim() == 3
+        if not batched:
+            x = x.unsqueeze(1)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        if x.shape[0] == 0:
+            raise ShapeError(f"input {_shape(x)} has no time steps; give at least one step")
+        if x.shape[1] == 0:
+            raise ShapeError(f"input {_shape(x)} has an empty batch; give at least one sequence")
+        return x, batched
+
+    def _check_states(self, hx, B: int, batched: bool, x: Tensor) -> tuple[Tensor, ...]:
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        count = 2 if self._has_cell_state else 1
+        if hx is None:
+            return tuple(x.new_zeros(LD, B, H) for _ in range(count))
+        names = ("h_0", "c_0") if count == 2 else ("h_0",)
+        if count == 2 and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise InputError("hx must be a tuple (h_0, c_0) for an LSTM")
+        states = tuple(hx) if count == 2 else (hx,)
+        expected = (LD, B, H) if batched else (LD, H)
+        checked = []
+        for name, s in zip(names, states, strict=True):
+            if not isinstance(s, Tensor):
+                raise InputError(f"{name} must be a Tensor, got {type(s).__name__}")
+            if tuple(s.shape) != expected:
+                raise ShapeError(f"{name} has shape {_shape(s)}; expected {expected} = "
+                                 f"(num_layers * num_directions, "
+                                 + ("batch, " if batched else "") + "hidden_size)")
+            _check_dtype_device(name, s, x)
+            checked.append(s if batched else s.unsqueeze(1))
+        return tuple(checked)
+
+    @staticmethod
+    def _check_lengths(lengths, T: int, B: int) -> Tensor:
+        if not isinstance(lengths, Tensor):
+            lengths = torch.as_tensor(lengths)
+        if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+            raise InputError(f"lengths must hold integers, got dtype {lengths.dtype}")
+        if lengths.dim() != 1 or lengths.shape[0] != B:
+            raise ShapeError(f"lengths has shape {_shape(lengths)}; expected ({B},), one length "
+                             f"per sequence in the batch")
+        lo, hi = int(lengths.min()), int(lengths.max())
+        if lo < 1 or hi > T:
+            raise InputError(f"lengths must lie in [1, {T}] (the input's time steps); got values "
+                             f"from {lo} to {hi}")
+        return lengths.to(torch.int64)
+
+    # -- forward ----------------------------------------------------------------------------
+
+    def forward(self, input, hx=None, lengths: Tensor | Sequence[int] | None = None):
+        """Run the network over a whole sequence.
+
+        Args:
+            input: (T, B, I), or (B, T, I) with ``batch_first``, or (T, I) for one unbatched
+                sequence, or a ``PackedSequence``.
+            hx: initial state(s), (L·D, B, H) each; ``(h_0, c_0)`` for the LSTM. Zeros if omitted.
+            lengths: optional (B,) valid lengths of a padded batch; positions past a sequence's
+                length produce zeros and leave its state unchanged (as packing does).
+
+        Returns:
+            ``(output, h_n)`` or, for the LSTM, ``(output, (h_n, c_n))``; ``output`` has the
+            input's layout with D·H features (a ``PackedSequence`` for packed input).
+        """
+        packed_in = input if isinstance(input, PackedSequence) else None
+        if packed_in is not None:
+            if lengths is not None:
+                raise InputError("give either a PackedSequence or lengths, not both")
+            x, lengths = pad_packed_sequence(packed_in)
+            _check_dtype_device("input", x, self.weight_ih_l0)
+            if x.shape[-1] != self.input_size:
+                raise ShapeError(f"packed input has {x.shape[-1]} features but the module was "
+                                 f"built with input_size={self.input_size}")
+            batched = True
+        else:
+            x, batched = self._check_input(input)
+        T, B = x.shape[0], x.shape[1]
+        states = self._check_states(hx, B, batched, x)
+        if lengths is not None:
+            lengths = self._check_lengths(lengths, T, B)
+        trace = active_trace()
+        if self._resolve_backend(trace):
+            out, finals = self._torch_forward(x, states, lengths)
+        else:
+            mask = None
+            if lengths is not None and int(lengths.min()) < T:
+                steps = torch.arange(T, device=x.device).unsqueeze(1)  # (T, 1)
+                mask = (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (T, B, 1)
+            out, finals = self._seqlab_forward(x, states, mask, trace)
+        if packed_in is not None:
+            order = packed_in.sorted_indices
+            out_sorted = out if order is None else out.index_select(1, order)
+            sorted_lengths = lengths if order is None else lengths.index_select(0, order.cpu())
+            data = pack_padded_sequence(out_sorted, sorted_lengths.cpu()).data
+            out = PackedSequence(data, packed_in.batch_sizes, packed_in.sorted_indices,
+                                 packed_in.unsorted_indices)
+        elif not batched:
+            out, finals = out.squeeze(1), tuple(f.squeeze(1) for f in finals)
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, (finals if self._has_cell_state else finals[0])
+
+    def _seqlab_forward(self, x, states, mask, trace):
+        D = self.num_directions
+        finals: list[list[Tensor]] = [[] for _ in states]
+        layer_input = x
+        for layer in range(self.num_layers):
+            outs = []
+            for direction in range(D):
+                index = layer * D + direction
+                key = TraceKey(f"{type(self).__name__}@{id(self):x}", layer, direction)
+                out, final = self._run_layer(
+                    layer_input, tuple(s[index] for s in states),
+                    self._params(self._suffixes[index]), mask, direction == 1, trace, key)
+                outs.append(out)
+                for k, f in enumerate(final):
+                    finals[k].append(f)
+            layer_input = outs[0] if D == 1 else torch.cat(outs, dim=-1)  # (T, B, D·H)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+        return layer_input, tuple(torch.stack(f) for f in finals)
+
+    def _torch_forward(self, x, states, lengths):
+        flat = [getattr(self, n + s) for s in self._suffixes
+                for n in (("weight_ih", "weight_hh", "bias_ih", "bias_hh") if self.bias
+                          else ("weight_ih", "weight_hh"))]
+        fn = getattr(_VF, self._torch_name)
+        args = (flat, self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
+        hx = states if self._has_cell_state else states[0]
+        if lengths is None:
+            result = fn(x, hx, *args, False)
+            return result[0], tuple(result[1:])
+        packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+        order, unorder = packed.sorted_indices, packed.unsorted_indices
+        hx = tuple(s.index_select(1, order) for s in states)
+        result = fn(packed.data, packed.batch_sizes, hx if self._has_cell_state else hx[0], *args)
+        out, _ = pad_packed_sequence(
+            PackedSequence(result[0], packed.batch_sizes, order, unorder), total_length=x.shape[0])
+        return out, tuple(f.index_select(1, unorder) for f in result[1:])
+
+
+class CellBase(_ParameterMixin, nn.Module):
+    """One time step with torch's cell interface (``RNNCell``, ``LSTMCell``, ``GRUCell``).
+
+    The seqlab path runs the family's sequence kernel with T = 1, so the cell and the
+    sequence module share one hand-derived backward.
+    """
+
+    _has_cell_state = False
+    _auto_prefers_torch = True  # one step: torch's cell has the fewest ops
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
+                 backend: str = "auto", device=None, dtype=None, **variant) -> None:
+        super().__init__()
+        _check_size("input_size", input_size)
+        _check_size("hidden_size", hidden_size)
+        _check_backend(backend)
+        self.input_size, self.hidden_size, self.bias, self.backend = (
+            input_size, hidden_size, bias, backend)
+        self._set_variant(**variant)
+        self._param_names = self._register_layer("", input_size, {"device": device,
+                                                                  "dtype": dtype})
+        self.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+    def forward(self, input: Tensor, hx=None):
+        """``input`` (B, I) or (I,); ``hx`` (B, H) (a tuple ``(h, c)`` for the LSTM cell).
+        Returns the next state in the same form."""
+        if not isinstance(input, Tensor) or input.dim() not in (1, 2):
+            got = _shape(input) if isinstance(input, Tensor) else type(input).__name__
+            raise ShapeError(f"cell input must be 2-D (B, I) or 1-D (I,); got {got}")
+        if input.shape[-1] != self.input_size:
+            raise ShapeError(f"cell input has {input.shape[-1]} features but the cell was built "
+                             f"with input_size={self.input_size}")
+        _check_dtype_device("input", input, self.weight_ih)
+        batched = input.dim() == 2
+        x = input if batched else input.unsqueeze(0)
+        B, H = x.shape[0], self.hidden_size
+        if B == 0:
+            raise ShapeError("cell input has an empty batch; give at least one row")
+        count = 2 if self._has_cell_state else 1
+        if hx is None:
+            states = tuple(x.new_zeros(B, H) for _ in range(count))
+        else:
+            states = tuple(hx) if count == 2 else (hx,)
+            if count == 2 and len(states) != 2:
+                raise InputError("hx must be a tuple (h, c) for an LSTM cell")
+            for name, s in zip(("h", "c"), states, strict=False):
+                expected = (B, H) if batched else (H,)
+                if not isinstance(s, Tensor) or tuple(s.shape) != expected:
+                    got = _shape(s) if isinstance(s, Tensor) else type(s).__name__
+                    raise ShapeError(f"cell state {name} has shape {got}; expected {expected}")
+                _check_dtype_device(name, s, x)
+            if not batched:
+                states = tuple(s.unsqueeze(0) for s in states)
+        trace = active_trace()
+        params = self._params("")
+        if self._resolve_backend(trace):
+            cell = getattr(_VF, self._torch_name + "_cell")
+            hx_arg = states if self._has_cell_state else states[0]
+            result = cell(x, hx_arg, params["weight_ih"], params["weight_hh"],
+                          params["bias_ih"], params["bias_hh"])
+            new = tuple(result) if self._has_cell_state else (result,)
+        else:
+            key = TraceKey(f"{type(self).__name__}@{id(self):x}", 0, 0)
+            _, new = self._run_layer(x.unsqueeze(0), states, params, None, False, trace, key)
+        if not batched:
+            new = tuple(s.squeeze(0) for s in new)
+        return new if self._has_cell_state else new[0]

@@ -1,0 +1,196 @@
+r"""The vanilla (Elman) RNN: forward and hand-derived BPTT over a whole sequence.
+
+Equations, lecture notation with ``torch.nn`` names (one layer, one direction)::
+
+    A_{z_t} = W x_t + U z_{t-1} + b        W = weight_ih (H, I), U = weight_hh (H, H),
+    z_t     = φ(A_{z_t})                   b = bias_ih + bias_hh (H,), z_t = h_t
+    φ ∈ {tanh, relu, sigmoid}              (sigmoid is the lecture's σ; torch has no such option)
+
+Shapes: x (T, B, I), z_0 (B, H), output (T, B, H). Equivalent to the loop in
+:func:`seqlab.recurrent.reference.rnn_layer`.
+
+BPTT. With δ_t = ∂E/∂z_t (from the output at t and from step t+1)::
+
+    ∂E/∂A_{z_t} = δ_t ⊙ φ'(A_{z_t})       φ' = 1 - z_t² (tanh), 1[z_t > 0] (relu), z_t(1 - z_t) (σ)
+    δ_{t-1}     = ∂E/∂y_{t-1} + (∂E/∂A_{z_t}) U
+    ∂E/∂W = Σ_t (∂E/∂A_{z_t})ᵀ x_t,  ∂E/∂U = Σ_t (∂E/∂A_{z_t})ᵀ z_{t-1},  ∂E/∂b = Σ_t ∂E/∂A_{z_t}
+
+Only the two lines in δ are sequential; φ' for all steps, and the three sums, are each one
+vectorised op or one GEMM over the whole sequence.
+
+tanh through the sigmoid. With s_t = σ(2 A_{z_t}), z_t = 2 s_t - 1, and the recurrence can run
+in s directly: 2 A_{z_t} = 2(W x_t + b - U 1) + 4 U s_{t-1}. The loop is then one GEMM and one
+sigmoid per step (ATen's CPU tanh costs ~7 sigmoids), and z = 2s - 1 is one op afterwards.
+"""
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from ..errors import InputError
+from .base import CellBase, RecurrentBase
+from .pointwise import use_sigmoid_tanh
+from .trace import GradientTrace, TraceKey
+
+NONLINEARITIES = ("tanh", "relu", "sigmoid")
+# Each takes ``out=`` so the loop writes the state buffer directly.
+_ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "relu": lambda a, out: torch.clamp_min(a, 0.0, out=out),
+}
+
+
+def _project(x: Tensor, w_ih: Tensor, b_ih, b_hh) -> Tensor:
+    """W x_t + b for all steps as one GEMM: (T, B, I) -> (T, B, H)."""
+    T, B, _ = x.shape
+    xw = x.reshape(T * B, -1) @ w_ih.T  # (T·B, H)
+    if b_ih is not None:
+        xw += b_ih + b_hh
+    return xw.view(T, B, -1)
+
+
+def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity):
+    """Returns (out (T, B, H), states (T+1, B, H) with states[0] = h0)."""
+    T, B, _ = x.shape
+    xw = _project(x, w_ih, b_ih, b_hh)  # (T, B, H)
+    states = x.new_empty(T + 1, B, h0.shape[-1])
+    via_sigmoid = nonlinearity == "tanh" and use_sigmoid_tanh(h0)
+    if via_sigmoid:
+        # Run in s = (z + 1) / 2: 2A = 2(Wx + b - U·1) + 4 U s (module docstring).
+        xw = (xw - w_hh.sum(1)).mul_(2.0)
+        U_t = (w_hh * 4.0).T
+        states[0] = (h0 + 1.0) * 0.5
+    else:
+        U_t = w_hh.T
+        states[0] = h0
+    act = _ACTIVATIONS["sigmoid" if via_sigmoid else nonlinearity]
+    for t in range(T):
+        a = torch.addmm(xw[t], states[t], U_t)  # (B, H)
+        if mask is None:
+            act(a, out=states[t + 1])
+        else:
+            torch.where(mask[t], act(a, out=a), states[t], out=states[t + 1])
+    if via_sigmoid:
+        states.mul_(2.0).sub_(1.0)  # z = 2s - 1
+    out = states[1:]
+    if mask is not None:
+        out = out * mask
+    return out, states
+
+
+def rnn_backward(d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bias):
+    """Hand-derived BPTT; returns (dx, dh0, dW_ih, dW_hh, db, pre-activation grads)."""
+    T, B, _ = x.shape
+    z = states[1:]
+    # ∂z/∂A for every step at once (φ' in the module docstring).
+    if nonlinearity == "tanh":
+        deriv = 1.0 - z * z
+    elif nonlinearity == "relu":
+        deriv = (z > 0).to(z.dtype)
+    else:
+        deriv = z * (1.0 - z)
+    if mask is not None:
+        deriv = deriv * mask  # a masked step's A has no effect
+        d_out = d_out * mask
+        carry = ~mask
+    dA = torch.empty_like(deriv)  # (T, B, H): ∂E/∂A_{z_t}
+    delta = d_out[T - 1] + d_hT  # δ_{T-1}
+    for t in range(T - 1, -1, -1):
+        # z_t = φ(A_{z_t})
+        torch.mul(delta, deriv[t], out=dA[t])
+        # A_{z_t} = W x_t + U z_{t-1} + b  ->  δ_{t-1} = ∂E/∂y_{t-1} + dA_t U
+        below = d_out[t - 1] if t > 0 else torch.zeros_like(delta)
+        if mask is not None:
+            below = torch.addcmul(below, delta, carry[t])  # masked steps pass δ through
+        delta = torch.addmm(below, dA[t], w_hh)
+    dA_flat = dA.view(T * B, -1)
+    dx = (dA_flat @ w_ih).view(T, B, -1)
+    dW_ih = dA_flat.T @ x.reshape(T * B, -1)
+    dW_hh = dA_flat.T @ states[:-1].reshape(T * B, -1)
+    db = dA_flat.sum(0) if has_bias else None
+    return dx, delta, dW_ih, dW_hh, db, dA
+
+
+class RNNFunction(torch.autograd.Function):
+    """One layer, one direction of the Elman RNN over a whole sequence."""
+
+    @staticmethod
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity: str,
+                trace: GradientTrace | None, key: TraceKey | None, reverse: bool):
+        out, states = rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity)
+        ctx.save_for_backward(x, w_ih, w_hh, states, mask)
+        ctx.config = (nonlinearity, b_ih is not None, trace, key, reverse)
+        return out, states[-1]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, d_hT):
+        x, w_ih, w_hh, states, mask = ctx.saved_tensors
+        nonlinearity, has_bias, trace, key, reverse = ctx.config
+        dx, dh0, dW_ih, dW_hh, db, dA = rnn_backward(
+            d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bias)
+        if trace is not None:
+            trace.add(key, "pre_activation", dA.flip(0) if reverse else dA)
+        return dx, dh0, dW_ih, dW_hh, db, db, None, None, None, None, None
+
+
+def run_rnn_layer(x, h0, params, mask, reverse, nonlinearity, trace=None, key=None):
+    """One layer and direction; the reverse direction runs the kernel on time-flipped tensors."""
+    if reverse:
+        x = x.flip(0)
+        mask = None if mask is None else mask.flip(0)
+    out, hT = RNNFunction.apply(x, h0, params["weight_ih"], params["weight_hh"],
+                                params["bias_ih"], params["bias_hh"], mask, nonlinearity,
+                                trace, key, reverse)
+    return (out.flip(0) if reverse else out), hT
+
+
+class _RNNFamily:
+    _gates = 1
+
+    def _set_variant(self, nonlinearity: str = "tanh") -> None:
+        if nonlinearity not in NONLINEARITIES:
+            raise InputError(f"nonlinearity={nonlinearity!r}: expected one of {NONLINEARITIES}")
+        self.nonlinearity = nonlinearity
+
+    @property
+    def _torch_name(self) -> str:
+        return f"rnn_{self.nonlinearity}"
+
+    def _torch_unsupported(self) -> str | None:
+        if self.nonlinearity == "sigmoid":
+            return "torch.nn.RNN has no sigmoid nonlinearity"
+        return None
+
+    def _variant_repr(self) -> str:
+        return "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
+
+    def _run_layer(self, x, state, params, mask, reverse, trace, key):
+        out, hT = run_rnn_layer(x, state[0], params, mask, reverse, self.nonlinearity,
+                                trace, key)
+        return out, (hT,)
+
+
+class RNN(_RNNFamily, RecurrentBase):
+    r"""Elman RNN, a drop-in twin of :class:`torch.nn.RNN` with a sigmoid option.
+
+    ``h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` per layer and direction (equations and
+    BPTT in this module's docstring). Parameters ``weight_ih_l{k}{_reverse}`` (H, I or D·H),
+    ``weight_hh_l{k}{_reverse}`` (H, H), ``bias_ih_l{k}``/``bias_hh_l{k}`` (H,), as in torch.
+
+    Args: as :class:`torch.nn.RNN` (``input_size, hidden_size, num_layers, nonlinearity, bias,
+    batch_first, dropout, bidirectional``), plus ``backend`` ("auto", "seqlab" or "torch").
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, **kwargs):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, nonlinearity=nonlinearity, **kwargs)
+
+
+class RNNCell(_RNNFamily, CellBase):
+    """One step of the Elman RNN, a twin of :class:`torch.nn.RNNCell` with a sigmoid option."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", **kwargs):
+        super().__init__(input_size, hidden_size, bias, nonlinearity=nonlinearity, **kwargs)
