@@ -6,5 +6,17 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __version__ = "0.1.0"
 
-__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell", "SeqlabError", "ShapeError", "InputError", "BackendError",
-           "analysis", "__version__"]
+__all__ = [
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "RNN",
+    "RNNCell",
+    "SeqlabError",
+    "ShapeError",
+    "InputError",
+    "BackendError",
+    "analysis",
+    "__version__",
+]

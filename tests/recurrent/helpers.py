@@ -5,8 +5,11 @@ import torch
 
 def layer_params(module, suffix="_l0"):
     """The module's tensors of one layer-direction, named without the suffix."""
-    return {n[: -len(suffix)] if suffix else n: p for n, p in module.named_parameters()
-            if n.endswith(suffix)}
+    return {
+        n[: -len(suffix)] if suffix else n: p
+        for n, p in module.named_parameters()
+        if n.endswith(suffix)
+    }
 
 
 def perturb_layer_norm(module, scale=0.3):

@@ -17,8 +17,9 @@ VARIANTS = list(itertools.product([None, "diagonal", "full"], [False, True]))
 
 
 def _setup(peephole, layer_norm, B=3, H=5, T=6, I=4, bias=True):
-    m = seqlab.LSTM(I, H, bias=bias, peephole=peephole, layer_norm=layer_norm,
-                    backend="seqlab", dtype=F64)
+    m = seqlab.LSTM(
+        I, H, bias=bias, peephole=peephole, layer_norm=layer_norm, backend="seqlab", dtype=F64
+    )
     perturb_layer_norm(m)
     params = layer_params(m)
     x = torch.randn(T, B, I, dtype=F64, requires_grad=True)
@@ -36,15 +37,17 @@ def test_hand_derived_equals_autograd_of_reference(peephole, layer_norm, masked,
     T = x.shape[0]
     mask = lengths_mask(torch.randint(1, T + 1, (B,)), T) if masked else None
     ours = run_lstm_layer(x, h0, c0, params, mask, reverse, peephole, layer_norm)
-    ref = reference.lstm_layer(x, h0, c0, params, peephole=peephole, layer_norm=layer_norm,
-                               mask=mask, reverse=reverse)
+    ref = reference.lstm_layer(
+        x, h0, c0, params, peephole=peephole, layer_norm=layer_norm, mask=mask, reverse=reverse
+    )
     ours, ref = [ours[0], *ours[1]], [ref[0], *ref[1]]
     assert_close_all(ours, ref, atol=1e-12)
     weights = [torch.randn_like(o) for o in ours]
     inputs = [x, h0, c0, *params.values()]
     names = ["x", "h0", "c0", *params]
-    assert_close_all(grads(ours, inputs, weights), grads(ref, inputs, weights), atol=1e-10,
-                     names=names)
+    assert_close_all(
+        grads(ours, inputs, weights), grads(ref, inputs, weights), atol=1e-10, names=names
+    )
 
 
 @pytest.mark.parametrize("peephole,layer_norm", VARIANTS)
@@ -78,8 +81,9 @@ def test_no_bias_matches_reference():
 def test_zero_peephole_is_the_plain_lstm(peephole):
     plain = seqlab.LSTM(4, 6, 2, backend="seqlab", dtype=F64)
     peep = seqlab.LSTM(4, 6, 2, peephole=peephole, backend="seqlab", dtype=F64)
-    state = plain.state_dict() | {k: torch.zeros_like(v) for k, v in peep.state_dict().items()
-                                  if "peephole" in k}
+    state = plain.state_dict() | {
+        k: torch.zeros_like(v) for k, v in peep.state_dict().items() if "peephole" in k
+    }
     peep.load_state_dict(state)
     x = torch.randn(7, 3, 4, dtype=F64)
     (a, (ha, ca)), (b, (hb, cb)) = plain(x), peep(x)

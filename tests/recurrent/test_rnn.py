@@ -42,11 +42,13 @@ def test_gradcheck(nonlinearity):
     mask = lengths_mask(torch.tensor([4, 2]), 4)
 
     def f(x, h0, w_ih, w_hh, b_ih, b_hh):
-        return RNNFunction.apply(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity, None, None,
-                                 False)
+        return RNNFunction.apply(
+            x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity, None, None, False
+        )
 
     assert torch.autograd.gradcheck(
-        f, (x, h0, p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"]))
+        f, (x, h0, p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"])
+    )
 
 
 def test_sigmoid_rnn_is_the_lecture_network():

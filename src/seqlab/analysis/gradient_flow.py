@@ -34,24 +34,27 @@ class GradientFlow:
         """Every record, in the order the backward produced them."""
         return list(self._trace.records)
 
-    def history(self, quantity: str = "pre_activation", layer: int = 0,
-                direction: int = 0) -> list[Tensor]:
+    def history(
+        self, quantity: str = "pre_activation", layer: int = 0, direction: int = 0
+    ) -> list[Tensor]:
         """Per-step norms of every backward that reached (layer, direction), oldest first."""
         if quantity not in QUANTITIES:
             raise ValueError(f"quantity={quantity!r}: expected one of {QUANTITIES}")
-        return [r.norms for r in self._trace.records
-                if r.quantity == quantity and r.key.layer == layer
-                and r.key.direction == direction]
+        return [
+            r.norms
+            for r in self._trace.records
+            if r.quantity == quantity and r.key.layer == layer and r.key.direction == direction
+        ]
 
-    def norms(self, quantity: str = "pre_activation", layer: int = 0,
-              direction: int = 0) -> Tensor:
+    def norms(self, quantity: str = "pre_activation", layer: int = 0, direction: int = 0) -> Tensor:
         """Per-step norms (T,) from the latest backward through (layer, direction)."""
         found = self.history(quantity, layer, direction)
         if not found:
             raise LookupError(
                 f"no {quantity!r} gradients recorded for layer {layer}, direction {direction}: "
                 f"run forward and backward inside `with record_gradient_flow()` "
-                f"('cell' exists for the LSTM only)")
+                f"('cell' exists for the LSTM only)"
+            )
         return found[-1]
 
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, _VF, nn
+from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..errors import BackendError, InputError, ShapeError
@@ -110,11 +110,15 @@ class _ParameterMixin:
         reason = self._torch_unsupported()
         if self.backend == "torch":
             if reason is not None:
-                raise BackendError(f"backend='torch' cannot run this module: {reason}; "
-                                   f"use backend='seqlab' or 'auto'")
+                raise BackendError(
+                    f"backend='torch' cannot run this module: {reason}; "
+                    f"use backend='seqlab' or 'auto'"
+                )
             if trace is not None:
-                raise BackendError("gradient-flow recording needs the hand-derived backward; "
-                                   "use backend='seqlab' or 'auto' inside the recorder")
+                raise BackendError(
+                    "gradient-flow recording needs the hand-derived backward; "
+                    "use backend='seqlab' or 'auto' inside the recorder"
+                )
             return True
         if self.backend == "seqlab" or reason is not None or trace is not None:
             return False
@@ -126,6 +130,9 @@ class _ParameterMixin:
     def _torch_unsupported(self) -> str | None:
         return None
 
+    def _variant_repr(self) -> str:
+        return ""
+
 
 class RecurrentBase(_ParameterMixin, nn.Module):
     """Multi-layer, optionally bidirectional recurrent network with torch's interface."""
@@ -133,15 +140,30 @@ class RecurrentBase(_ParameterMixin, nn.Module):
     _auto_prefers_torch = False
     _has_cell_state = False
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 *, backend: str = "auto", device=None, dtype=None, **variant) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        backend: str = "auto",
+        device=None,
+        dtype=None,
+        **variant,
+    ) -> None:
         super().__init__()
         _check_size("input_size", input_size)
         _check_size("hidden_size", hidden_size)
         _check_size("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
-                0 <= dropout <= 1):
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not (0 <= dropout <= 1)
+        ):
             raise InputError(f"dropout={dropout!r}: expected a probability in [0, 1]")
         _check_backend(backend)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -168,14 +190,17 @@ class RecurrentBase(_ParameterMixin, nn.Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
-        for name, default in [("num_layers", 1), ("bias", True), ("batch_first", False),
-                              ("dropout", 0.0), ("bidirectional", False), ("backend", "auto")]:
+        for name, default in [
+            ("num_layers", 1),
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+            ("backend", "auto"),
+        ]:
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)!r}"
         return s + self._variant_repr()
-
-    def _variant_repr(self) -> str:
-        return ""
 
     # -- validation -------------------------------------------------------------------------
 
@@ -185,11 +210,15 @@ class RecurrentBase(_ParameterMixin, nn.Module):
             raise InputError(f"input must be a Tensor or PackedSequence, got {type(x).__name__}")
         layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
         if x.dim() not in (2, 3):
-            raise ShapeError(f"input must be 3-D {layout} or 2-D (T, I) for one unbatched "
-                             f"sequence; got shape {_shape(x)}")
+            raise ShapeError(
+                f"input must be 3-D {layout} or 2-D (T, I) for one unbatched "
+                f"sequence; got shape {_shape(x)}"
+            )
         if x.shape[-1] != self.input_size:
-            raise ShapeError(f"input has {x.shape[-1]} features (last dim of shape {_shape(x)}) "
-                             f"but the module was built with input_size={self.input_size}")
+            raise ShapeError(
+                f"input has {x.shape[-1]} features (last dim of shape {_shape(x)}) "
+                f"but the module was built with input_size={self.input_size}"
+            )
         _check_dtype_device("input", x, self.weight_ih_l0)
         batched = x.dim() == 3
         if not batched:
@@ -217,9 +246,12 @@ class RecurrentBase(_ParameterMixin, nn.Module):
             if not isinstance(s, Tensor):
                 raise InputError(f"{name} must be a Tensor, got {type(s).__name__}")
             if tuple(s.shape) != expected:
-                raise ShapeError(f"{name} has shape {_shape(s)}; expected {expected} = "
-                                 f"(num_layers * num_directions, "
-                                 + ("batch, " if batched else "") + "hidden_size)")
+                raise ShapeError(
+                    f"{name} has shape {_shape(s)}; expected {expected} = "
+                    f"(num_layers * num_directions, "
+                    + ("batch, " if batched else "")
+                    + "hidden_size)"
+                )
             _check_dtype_device(name, s, x)
             checked.append(s if batched else s.unsqueeze(1))
         return tuple(checked)
@@ -231,12 +263,16 @@ class RecurrentBase(_ParameterMixin, nn.Module):
         if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
             raise InputError(f"lengths must hold integers, got dtype {lengths.dtype}")
         if lengths.dim() != 1 or lengths.shape[0] != B:
-            raise ShapeError(f"lengths has shape {_shape(lengths)}; expected ({B},), one length "
-                             f"per sequence in the batch")
+            raise ShapeError(
+                f"lengths has shape {_shape(lengths)}; expected ({B},), one length "
+                f"per sequence in the batch"
+            )
         lo, hi = int(lengths.min()), int(lengths.max())
         if lo < 1 or hi > T:
-            raise InputError(f"lengths must lie in [1, {T}] (the input's time steps); got values "
-                             f"from {lo} to {hi}")
+            raise InputError(
+                f"lengths must lie in [1, {T}] (the input's time steps); got values "
+                f"from {lo} to {hi}"
+            )
         return lengths.to(torch.int64)
 
     # -- forward ----------------------------------------------------------------------------
@@ -262,8 +298,10 @@ class RecurrentBase(_ParameterMixin, nn.Module):
             x, lengths = pad_packed_sequence(packed_in)
             _check_dtype_device("input", x, self.weight_ih_l0)
             if x.shape[-1] != self.input_size:
-                raise ShapeError(f"packed input has {x.shape[-1]} features but the module was "
-                                 f"built with input_size={self.input_size}")
+                raise ShapeError(
+                    f"packed input has {x.shape[-1]} features but the module was "
+                    f"built with input_size={self.input_size}"
+                )
             batched = True
         else:
             x, batched = self._check_input(input)
@@ -285,8 +323,9 @@ class RecurrentBase(_ParameterMixin, nn.Module):
             out_sorted = out if order is None else out.index_select(1, order)
             sorted_lengths = lengths if order is None else lengths.index_select(0, order.cpu())
             data = pack_padded_sequence(out_sorted, sorted_lengths.cpu()).data
-            out = PackedSequence(data, packed_in.batch_sizes, packed_in.sorted_indices,
-                                 packed_in.unsorted_indices)
+            out = PackedSequence(
+                data, packed_in.batch_sizes, packed_in.sorted_indices, packed_in.unsorted_indices
+            )
         elif not batched:
             out, finals = out.squeeze(1), tuple(f.squeeze(1) for f in finals)
         elif self.batch_first:
@@ -303,8 +342,14 @@ class RecurrentBase(_ParameterMixin, nn.Module):
                 index = layer * D + direction
                 key = TraceKey(f"{type(self).__name__}@{id(self):x}", layer, direction)
                 out, final = self._run_layer(
-                    layer_input, tuple(s[index] for s in states),
-                    self._params(self._suffixes[index]), mask, direction == 1, trace, key)
+                    layer_input,
+                    tuple(s[index] for s in states),
+                    self._params(self._suffixes[index]),
+                    mask,
+                    direction == 1,
+                    trace,
+                    key,
+                )
                 outs.append(out)
                 for k, f in enumerate(final):
                     finals[k].append(f)
@@ -314,9 +359,15 @@ class RecurrentBase(_ParameterMixin, nn.Module):
         return layer_input, tuple(torch.stack(f) for f in finals)
 
     def _torch_forward(self, x, states, lengths):
-        flat = [getattr(self, n + s) for s in self._suffixes
-                for n in (("weight_ih", "weight_hh", "bias_ih", "bias_hh") if self.bias
-                          else ("weight_ih", "weight_hh"))]
+        flat = [
+            getattr(self, n + s)
+            for s in self._suffixes
+            for n in (
+                ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                if self.bias
+                else ("weight_ih", "weight_hh")
+            )
+        ]
         fn = getattr(_VF, self._torch_name)
         args = (flat, self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
         hx = states if self._has_cell_state else states[0]
@@ -328,7 +379,8 @@ class RecurrentBase(_ParameterMixin, nn.Module):
         hx = tuple(s.index_select(1, order) for s in states)
         result = fn(packed.data, packed.batch_sizes, hx if self._has_cell_state else hx[0], *args)
         out, _ = pad_packed_sequence(
-            PackedSequence(result[0], packed.batch_sizes, order, unorder), total_length=x.shape[0])
+            PackedSequence(result[0], packed.batch_sizes, order, unorder), total_length=x.shape[0]
+        )
         return out, tuple(f.index_select(1, unorder) for f in result[1:])
 
 
@@ -342,21 +394,34 @@ class CellBase(_ParameterMixin, nn.Module):
     _has_cell_state = False
     _auto_prefers_torch = True  # one step: torch's cell has the fewest ops
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
-                 backend: str = "auto", device=None, dtype=None, **variant) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        backend: str = "auto",
+        device=None,
+        dtype=None,
+        **variant,
+    ) -> None:
         super().__init__()
         _check_size("input_size", input_size)
         _check_size("hidden_size", hidden_size)
         _check_backend(backend)
         self.input_size, self.hidden_size, self.bias, self.backend = (
-            input_size, hidden_size, bias, backend)
+            input_size,
+            hidden_size,
+            bias,
+            backend,
+        )
         self._set_variant(**variant)
-        self._param_names = self._register_layer("", input_size, {"device": device,
-                                                                  "dtype": dtype})
+        self._param_names = self._register_layer("", input_size, {"device": device, "dtype": dtype})
         self.reset_parameters()
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+        bias = "" if self.bias else ", bias=False"
+        return f"{self.input_size}, {self.hidden_size}{bias}{self._variant_repr()}"
 
     def forward(self, input: Tensor, hx=None):
         """``input`` (B, I) or (I,); ``hx`` (B, H) (a tuple ``(h, c)`` for the LSTM cell).
@@ -365,8 +430,10 @@ class CellBase(_ParameterMixin, nn.Module):
             got = _shape(input) if isinstance(input, Tensor) else type(input).__name__
             raise ShapeError(f"cell input must be 2-D (B, I) or 1-D (I,); got {got}")
         if input.shape[-1] != self.input_size:
-            raise ShapeError(f"cell input has {input.shape[-1]} features but the cell was built "
-                             f"with input_size={self.input_size}")
+            raise ShapeError(
+                f"cell input has {input.shape[-1]} features but the cell was built "
+                f"with input_size={self.input_size}"
+            )
         _check_dtype_device("input", input, self.weight_ih)
         batched = input.dim() == 2
         x = input if batched else input.unsqueeze(0)
@@ -393,8 +460,14 @@ class CellBase(_ParameterMixin, nn.Module):
         if self._resolve_backend(trace):
             cell = getattr(_VF, self._torch_name + "_cell")
             hx_arg = states if self._has_cell_state else states[0]
-            result = cell(x, hx_arg, params["weight_ih"], params["weight_hh"],
-                          params["bias_ih"], params["bias_hh"])
+            result = cell(
+                x,
+                hx_arg,
+                params["weight_ih"],
+                params["weight_hh"],
+                params["bias_ih"],
+                params["bias_hh"],
+            )
             new = tuple(result) if self._has_cell_state else (result,)
         else:
             key = TraceKey(f"{type(self).__name__}@{id(self):x}", 0, 0)

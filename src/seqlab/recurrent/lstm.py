@@ -33,11 +33,11 @@ pre-activation doubled (tanh(a) = 2σ(2a) - 1, see :mod:`seqlab.recurrent.pointw
 """
 
 import torch
-from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
 from .base import CellBase, RecurrentBase, layer_norm_shapes
+from .gemm import add_linear_, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
 from .trace import TraceKey
@@ -54,7 +54,7 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask):
     H = h0.shape[-1]
     w_ih, w_hh = p["weight_ih"], p["weight_hh"]
     # W x_t for all steps in one GEMM; this buffer then receives A_t and the activations.
-    gates = (x.reshape(T * B, -1) @ w_ih.T).view(T, B, 4 * H)  # (T, B, 4H)
+    gates = linear(x.reshape(T * B, -1), w_ih).view(T, B, 4 * H)  # (T, B, 4H)
     xhat_ih = rstd_ih = None
     if use_ln:
         gates, xhat_ih, rstd_ih = layer_norm(gates, p["ln_ih_weight"], p["ln_ih_bias"])
@@ -66,10 +66,9 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask):
     fused = via_sigmoid and not use_ln
     U = w_hh
     if fused:
-        gates[:, :, 2 * H:3 * H] *= 2.0
+        gates[:, :, 2 * H : 3 * H] *= 2.0
         U = w_hh.clone()
-        U[2 * H:3 * H] *= 2.0
-    U_t = U.T
+        U[2 * H : 3 * H] *= 2.0
     cells = x.new_empty(T + 1, B, H)  # carried c_t, cells[0] = c_0
     hidden = x.new_empty(T + 1, B, H)  # carried h_t, hidden[0] = h_0
     tanh_c = x.new_empty(T, B, H)  # tanh(c_t) (of LN_c(c_t)): ATen's tanh is dear to redo
@@ -79,17 +78,18 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask):
     # Per-step views made once: indexing inside the loop costs as much as a small op.
     g4 = gates.view(T, B, 4, H)
     i_s, f_s, g_s, o_s = (g4[:, :, k].unbind(0) for k in range(4))
-    if_s = g4[:, :, :2].unbind(0)  # (B, 2, H) blocks i, f for the diagonal peephole
+    # (B, 2, H) blocks i, f, for the diagonal peephole
+    if_s = g4[:, :, :2].unbind(0) if peephole == "diagonal" else None
     o_apart = not fused or peephole is not None  # o needs c_t first, or a separate sigmoid
-    sig_s = gates[:, :, :(2 if not fused else 3 if o_apart else 4) * H].unbind(0)
     a_s, hs, cs, tcs = gates.unbind(0), hidden.unbind(0), cells.unbind(0), tanh_c.unbind(0)
+    sig_s = gates[:, :, : (3 if fused else 2) * H].unbind(0) if o_apart else a_s
     for t in range(T):
         h, c, a = hs[t], cs[t], a_s[t]
         if use_ln:
-            uh, xh_hh, rs_hh = layer_norm(h @ U_t, p["ln_hh_weight"], p["ln_hh_bias"])
+            uh, xh_hh, rs_hh = layer_norm(linear(h, U), p["ln_hh_weight"], p["ln_hh_bias"])
             a.add_(uh)
         else:
-            a.addmm_(h, U_t)  # A_t = W x_t + b + U h_{t-1}
+            add_linear_(a, h, U)  # A_t = W x_t + b + U h_{t-1}
         if peephole == "diagonal":
             if_s[t].addcmul_(peep[:2], c.unsqueeze(1))  # A_{i,f} + p_{i,f} ⊙ c_{t-1}
         torch.sigmoid(sig_s[t], out=sig_s[t])
@@ -133,18 +133,20 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask):
     g4 = gates.view(T, B, 4, H)
     i, f, g, o = g4.unbind(2)  # each (T, B, H)
     c_prev, c_t = cells[:-1], cells[1:]
-    peep, w_hh = p.get("weight_peephole"), p["weight_hh"]
+    peep = p.get("weight_peephole")
+    w_hh_T = p["weight_hh"].T.contiguous()  # (H, 4H): δh_{t-1} = dA_t U = dA_t (Uᵀ)ᵀ
     # Everything that does not depend on δ, for all steps at once (module docstring); each
     # line is one pass over (T, B, H), fused with addcmul where it can be.
     o_tc = hidden[1:] if mask is None and not use_ln else o * tanh_c  # o ⊙ tanh(c_t)
     P = torch.addcmul(o, o_tc, tanh_c, value=-1.0)  # ∂h_t/∂c_t = o (1 - tanh²(c_t))
     R = torch.addcmul(o_tc, o_tc, o, value=-1.0)  # ∂h_t/∂A_o = tanh(c_t) o (1 - o)
-    Q = x.new_empty(T, B, 3, H)  # ∂c_t/∂A_{i,f,g}
-    s = g4[:, :, :2]
-    torch.addcmul(s, s, s, value=-1.0, out=Q[:, :, :2])  # i(1-i), f(1-f)
-    Q[:, :, 0] *= g
-    Q[:, :, 1] *= c_prev
-    torch.addcmul(i, i * g, g, value=-1.0, out=Q[:, :, 2])  # i (1 - g²)
+    # ∂c_t/∂A_{i,f,g}, laid out (T, 3, B, H) so that δc_t (B, H) broadcasts over the gates
+    Q = x.new_empty(T, 3, B, H)
+    s = g4[:, :, :2].transpose(1, 2)
+    torch.addcmul(s, s, s, value=-1.0, out=Q[:, :2])  # i(1-i), f(1-f)
+    Q[:, 0] *= g
+    Q[:, 1] *= c_prev
+    torch.addcmul(i, i * g, g, value=-1.0, out=Q[:, 2])  # i (1 - g²)
     # δh at each step starts as the output's gradient; the loop adds the recurrent part.
     dh_buf = torch.empty_like(c_t)
     if mask is None:
@@ -154,7 +156,7 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask):
         # state passes δ through unchanged.
         P.mul_(mask)
         R.mul_(mask)
-        Q.mul_(mask.unsqueeze(-1))
+        Q.mul_(mask.unsqueeze(1))
         torch.mul(d_out, mask, out=dh_buf)
         carry = (~mask).to(x.dtype)
     dA = torch.empty_like(gates)  # (T, B, 4H): ∂E/∂A_t
@@ -162,44 +164,47 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask):
     d_cells = torch.empty_like(c_t)  # ∂E/∂c_t per step
     d_cln = torch.empty_like(c_t) if use_ln else None  # ∂E/∂LN_c(c_t)
     dA_hh = torch.empty_like(gates) if use_ln else dA  # gradient at U h_{t-1}
-    dA_o, dA_ifg = dA4[:, :, 3].unbind(0), dA4[:, :, :3].unbind(0)
-    dh = dh_buf[T - 1].add_(d_hT)  # δh_t: carried from step t+1 plus the output at t
+    # Per-step views made once (indexing in the loop costs as much as a small op).
+    dA_o, dA_ifg = dA4[:, :, 3].unbind(0), dA4[:, :, :3].transpose(1, 2).unbind(0)
+    R_s, P_s, Q_s, f_s = R.unbind(0), P.unbind(0), Q.unbind(0), f.unbind(0)
+    dh_s, dc_s, dAhh_s = dh_buf.unbind(0), d_cells.unbind(0), dA_hh.unbind(0)
+    dh = dh_s[T - 1].add_(d_hT)  # δh_t: carried from step t+1 plus the output at t
     dc_carried = d_cT  # δc_t arriving from step t+1
     for t in range(T - 1, -1, -1):
         # h_t = o ⊙ tanh(c_t) and o_t = σ(A_o + ...)
-        torch.mul(dh, R[t], out=dA_o[t])
+        torch.mul(dh, R_s[t], out=dA_o[t])
         # c_t feeds h_t through tanh (and LN_c); a masked step's c_t only carries
-        dc = d_cells[t]
+        dc = dc_s[t]
         dc_in = dc_carried if mask is None else dc_carried * mask[t]
         if use_ln:
             xh_hh, rs_hh, xh_c, rs_c = (z[t] for z in ln_hh)
-            dcl = torch.mul(dh, P[t], out=d_cln[t])
+            dcl = torch.mul(dh, P_s[t], out=d_cln[t])
             torch.add(dc_in, layer_norm_backward(dcl, xh_c, rs_c, p["ln_c_weight"]), out=dc)
         else:
-            torch.addcmul(dc_in, dh, P[t], out=dc)
+            torch.addcmul(dc_in, dh, P_s[t], out=dc)
         # o_t = σ(A_o + p_o ⊙ c_t)  or  σ(A_o + V_o c_t)
         if peephole == "diagonal":
             dc.addcmul_(dA_o[t], peep[2])
         elif peephole == "full":
             dc.addmm_(dA_o[t], peep)
         # c_t = f ⊙ c_{t-1} + i ⊙ g, with i, f, g = σ(A_i), σ(A_f), tanh(A_g)
-        torch.mul(Q[t], dc.unsqueeze(1), out=dA_ifg[t])
-        dc_prev = dc * f[t]
+        torch.mul(Q_s[t], dc, out=dA_ifg[t])
+        dc_prev = dc * f_s[t]
         if peephole == "diagonal":  # A_{i,f} + p_{i,f} ⊙ c_{t-1}
             dc_prev.addcmul_(dA4[t, :, 0], peep[0]).addcmul_(dA4[t, :, 1], peep[1])
         # A_t = ... + U h_{t-1}  (through LN_hh when layer_norm)
-        below = dh_buf[t - 1] if t > 0 else torch.zeros_like(dh)
+        below = dh_s[t - 1] if t > 0 else torch.zeros_like(dh)
         if mask is not None:
             below.addcmul_(dh, carry[t])
             dc_prev.addcmul_(dc_carried, carry[t])
         if use_ln:
-            dA_hh[t] = layer_norm_backward(dA[t], xh_hh, rs_hh, p["ln_hh_weight"])
-        dh = below.addmm_(dA_hh[t], w_hh)
+            dAhh_s[t].copy_(layer_norm_backward(dA[t], xh_hh, rs_hh, p["ln_hh_weight"]))
+        dh = add_linear_(below, dAhh_s[t], w_hh_T)
         dc_carried = dc_prev
 
     # Weight gradients: one GEMM or reduction each over the whole sequence.
     flat = dA.view(T * B, 4 * H)
-    grads = {"weight_hh": dA_hh.view(T * B, -1).T @ hidden[:-1].reshape(T * B, H)}
+    grads = {"weight_hh": t_matmul(dA_hh.view(T * B, -1), hidden[:-1].reshape(T * B, H))}
     d_proj = flat
     if use_ln:
         d_proj = layer_norm_backward(dA, xhat_ih, rstd_ih, p["ln_ih_weight"]).view(T * B, -1)
@@ -211,23 +216,32 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask):
             "ln_c_weight": (d_cln * ln_hh[2]).sum((0, 1)),
             "ln_c_bias": d_cln.sum((0, 1)),
         }
-    grads["weight_ih"] = d_proj.T @ x.reshape(T * B, -1)
-    dx = (d_proj @ p["weight_ih"]).view(T, B, -1)
+    grads["weight_ih"] = t_matmul(d_proj, x.reshape(T * B, -1))
+    dx = linear(d_proj, p["weight_ih"].T.contiguous()).view(T, B, -1)
     if p["bias_ih"] is not None:
         grads["bias_ih"] = grads["bias_hh"] = flat.sum(0)
     if peephole == "diagonal":
-        grads["weight_peephole"] = torch.stack([
-            (dA4[:, :, 0] * c_prev).sum((0, 1)),
-            (dA4[:, :, 1] * c_prev).sum((0, 1)),
-            (dA4[:, :, 3] * c_t).sum((0, 1))])
+        grads["weight_peephole"] = torch.stack(
+            [
+                (dA4[:, :, 0] * c_prev).sum((0, 1)),
+                (dA4[:, :, 1] * c_prev).sum((0, 1)),
+                (dA4[:, :, 3] * c_t).sum((0, 1)),
+            ]
+        )
     elif peephole == "full":
         grads["weight_peephole"] = dA4[:, :, 3].reshape(T * B, H).T @ c_t.reshape(T * B, H)
     return dx, dh, dc_carried, grads, dA, d_cells
 
 
 # Order of the parameter tensors the Function takes after x, h0, c0.
-PARAM_ORDER = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_peephole",
-               *layer_norm_shapes(4, 1, cell=True))
+PARAM_ORDER = (
+    "weight_ih",
+    "weight_hh",
+    "bias_ih",
+    "bias_hh",
+    "weight_peephole",
+    *layer_norm_shapes(4, 1, cell=True),
+)
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -244,8 +258,9 @@ class LSTMFunction(torch.autograd.Function):
         out, saved = lstm_forward(x, h0, c0, p, peephole, use_ln, mask)
         gates, cells, hidden, tanh_c, ln_ih, ln_hh = saved
         # Intermediate buffers go through save_for_backward too, so autograd frees them.
-        ctx.save_for_backward(x, mask, *params, gates, cells, hidden, tanh_c, *ln_ih,
-                              *(ln_hh or (None,) * 4))
+        ctx.save_for_backward(
+            x, mask, *params, gates, cells, hidden, tanh_c, *ln_ih, *(ln_hh or (None,) * 4)
+        )
         ctx.config = (peephole, use_ln, trace, key, reverse)
         return out, hidden[-1], cells[-1]
 
@@ -253,29 +268,51 @@ class LSTMFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, d_out, d_hT, d_cT):
         x, mask, *rest = ctx.saved_tensors
-        params, buffers = rest[:len(PARAM_ORDER)], rest[len(PARAM_ORDER):]
+        params, buffers = rest[: len(PARAM_ORDER)], rest[len(PARAM_ORDER) :]
         peephole, use_ln, trace, key, reverse = ctx.config
         p = dict(zip(PARAM_ORDER, params, strict=True))
         saved = (*buffers[:4], tuple(buffers[4:6]), tuple(buffers[6:]) if use_ln else None)
         dx, dh0, dc0, grads, dA, d_cells = lstm_backward(
-            d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask)
+            d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask
+        )
         if trace is not None:
             flip = (lambda z: z.flip(0)) if reverse else (lambda z: z)
             trace.add(key, "pre_activation", flip(dA))
             trace.add(key, "cell", flip(d_cells))
-        param_grads = [grads.get(name) if params[k] is not None else None
-                       for k, name in enumerate(PARAM_ORDER)]
+        param_grads = [
+            grads.get(name) if params[k] is not None else None for k, name in enumerate(PARAM_ORDER)
+        ]
         return (dx, dh0, dc0, *param_grads, None, None, None, None, None, None)
 
 
-def run_lstm_layer(x, h0, c0, params, mask, reverse, peephole=None, layer_norm=False,
-                   trace=None, key: TraceKey | None = None):
+def run_lstm_layer(
+    x,
+    h0,
+    c0,
+    params,
+    mask,
+    reverse,
+    peephole=None,
+    layer_norm=False,
+    trace=None,
+    key: TraceKey | None = None,
+):
     """One layer and direction; the reverse direction runs on time-flipped tensors."""
     if reverse:
         x = x.flip(0)
         mask = None if mask is None else mask.flip(0)
-    out, hT, cT = LSTMFunction.apply(x, h0, c0, *(params.get(n) for n in PARAM_ORDER), mask,
-                                     peephole, layer_norm, trace, key, reverse)
+    out, hT, cT = LSTMFunction.apply(
+        x,
+        h0,
+        c0,
+        *(params.get(n) for n in PARAM_ORDER),
+        mask,
+        peephole,
+        layer_norm,
+        trace,
+        key,
+        reverse,
+    )
     return (out.flip(0) if reverse else out), (hT, cT)
 
 
@@ -310,11 +347,13 @@ class _LSTMFamily:
 
     def _variant_repr(self) -> str:
         return (f", peephole={self.peephole!r}" if self.peephole else "") + (
-            ", layer_norm=True" if self.layer_norm else "")
+            ", layer_norm=True" if self.layer_norm else ""
+        )
 
     def _run_layer(self, x, state, params, mask, reverse, trace, key):
-        return run_lstm_layer(x, state[0], state[1], params, mask, reverse, self.peephole,
-                              self.layer_norm, trace, key)
+        return run_lstm_layer(
+            x, state[0], state[1], params, mask, reverse, self.peephole, self.layer_norm, trace, key
+        )
 
 
 class LSTM(_LSTMFamily, RecurrentBase):
@@ -330,10 +369,32 @@ class LSTM(_LSTMFamily, RecurrentBase):
     "diagonal", "full"), ``layer_norm`` and ``backend`` ("auto", "seqlab", "torch").
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, *, peephole=None, layer_norm=False, **kwargs):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, peephole=peephole, layer_norm=layer_norm, **kwargs)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        peephole=None,
+        layer_norm=False,
+        **kwargs,
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            peephole=peephole,
+            layer_norm=layer_norm,
+            **kwargs,
+        )
 
 
 class LSTMCell(_LSTMFamily, CellBase):
@@ -341,7 +402,9 @@ class LSTMCell(_LSTMFamily, CellBase):
 
     _auto_prefers_torch = True
 
-    def __init__(self, input_size, hidden_size, bias=True, *, peephole=None, layer_norm=False,
-                 **kwargs):
-        super().__init__(input_size, hidden_size, bias, peephole=peephole,
-                         layer_norm=layer_norm, **kwargs)
+    def __init__(
+        self, input_size, hidden_size, bias=True, *, peephole=None, layer_norm=False, **kwargs
+    ):
+        super().__init__(
+            input_size, hidden_size, bias, peephole=peephole, layer_norm=layer_norm, **kwargs
+        )

@@ -71,8 +71,9 @@ def rnn_layer(x, h0, params: Params, nonlinearity="tanh", mask=None, reverse=Fal
     return out, h
 
 
-def lstm_layer(x, h0, c0, params: Params, peephole=None, layer_norm=False, mask=None,
-               reverse=False):
+def lstm_layer(
+    x, h0, c0, params: Params, peephole=None, layer_norm=False, mask=None, reverse=False
+):
     """LSTM with gates in torch's order i, f, g, o.
 
     ``A = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`` (with ``layer_norm``:
@@ -119,7 +120,8 @@ def gru_layer(x, h0, params: Params, reset="after", layer_norm=False, mask=None,
     h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}, and the candidate
 
     - ``reset="after"`` (torch, cuDNN):  n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
-    - ``reset="before"`` (Cho et al. 2014, the lecture): n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)
+    - ``reset="before"`` (Cho et al. 2014, the lecture):
+      n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)
 
     With ``layer_norm`` the input projection ``W_ih x`` (3H) is normalised with ``ln_ih``; the
     recurrent projection with ``ln_hh``: as one 3H vector ``W_hh h`` for ``reset="after"``;

@@ -65,12 +65,14 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity):
         U_t = w_hh.T
         states[0] = h0
     act = _ACTIVATIONS["sigmoid" if via_sigmoid else nonlinearity]
+    # Per-step views made once: indexing inside the loop costs as much as a small op.
+    xs, zs = xw.unbind(0), states.unbind(0)
     for t in range(T):
-        a = torch.addmm(xw[t], states[t], U_t)  # (B, H)
         if mask is None:
-            act(a, out=states[t + 1])
+            act(torch.addmm(xs[t], zs[t], U_t, out=zs[t + 1]), out=zs[t + 1])
         else:
-            torch.where(mask[t], act(a, out=a), states[t], out=states[t + 1])
+            a = torch.addmm(xs[t], zs[t], U_t)  # (B, H)
+            torch.where(mask[t], act(a, out=a), zs[t], out=zs[t + 1])
     if via_sigmoid:
         states.mul_(2.0).sub_(1.0)  # z = 2s - 1
     out = states[1:]
@@ -90,20 +92,24 @@ def rnn_backward(d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bia
         deriv = (z > 0).to(z.dtype)
     else:
         deriv = z * (1.0 - z)
-    if mask is not None:
+    delta_buf = torch.empty_like(deriv)  # δ_t starts as ∂E/∂y_t; the loop adds the rest
+    if mask is None:
+        delta_buf.copy_(d_out)
+    else:
         deriv = deriv * mask  # a masked step's A has no effect
-        d_out = d_out * mask
-        carry = ~mask
+        torch.mul(d_out, mask, out=delta_buf)
+        carry = (~mask).to(x.dtype)
     dA = torch.empty_like(deriv)  # (T, B, H): ∂E/∂A_{z_t}
-    delta = d_out[T - 1] + d_hT  # δ_{T-1}
+    deltas, derivs, dAs = delta_buf.unbind(0), deriv.unbind(0), dA.unbind(0)
+    delta = deltas[T - 1].add_(d_hT)  # δ_{T-1}
     for t in range(T - 1, -1, -1):
         # z_t = φ(A_{z_t})
-        torch.mul(delta, deriv[t], out=dA[t])
+        torch.mul(delta, derivs[t], out=dAs[t])
         # A_{z_t} = W x_t + U z_{t-1} + b  ->  δ_{t-1} = ∂E/∂y_{t-1} + dA_t U
-        below = d_out[t - 1] if t > 0 else torch.zeros_like(delta)
+        below = deltas[t - 1] if t > 0 else torch.zeros_like(delta)
         if mask is not None:
-            below = torch.addcmul(below, delta, carry[t])  # masked steps pass δ through
-        delta = torch.addmm(below, dA[t], w_hh)
+            below.addcmul_(delta, carry[t])  # masked steps pass δ through
+        delta = below.addmm_(dAs[t], w_hh)
     dA_flat = dA.view(T * B, -1)
     dx = (dA_flat @ w_ih).view(T, B, -1)
     dW_ih = dA_flat.T @ x.reshape(T * B, -1)
@@ -116,8 +122,20 @@ class RNNFunction(torch.autograd.Function):
     """One layer, one direction of the Elman RNN over a whole sequence."""
 
     @staticmethod
-    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity: str,
-                trace: GradientTrace | None, key: TraceKey | None, reverse: bool):
+    def forward(
+        ctx,
+        x,
+        h0,
+        w_ih,
+        w_hh,
+        b_ih,
+        b_hh,
+        mask,
+        nonlinearity: str,
+        trace: GradientTrace | None,
+        key: TraceKey | None,
+        reverse: bool,
+    ):
         out, states = rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity)
         ctx.save_for_backward(x, w_ih, w_hh, states, mask)
         ctx.config = (nonlinearity, b_ih is not None, trace, key, reverse)
@@ -129,7 +147,8 @@ class RNNFunction(torch.autograd.Function):
         x, w_ih, w_hh, states, mask = ctx.saved_tensors
         nonlinearity, has_bias, trace, key, reverse = ctx.config
         dx, dh0, dW_ih, dW_hh, db, dA = rnn_backward(
-            d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bias)
+            d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bias
+        )
         if trace is not None:
             trace.add(key, "pre_activation", dA.flip(0) if reverse else dA)
         return dx, dh0, dW_ih, dW_hh, db, db, None, None, None, None, None
@@ -140,9 +159,19 @@ def run_rnn_layer(x, h0, params, mask, reverse, nonlinearity, trace=None, key=No
     if reverse:
         x = x.flip(0)
         mask = None if mask is None else mask.flip(0)
-    out, hT = RNNFunction.apply(x, h0, params["weight_ih"], params["weight_hh"],
-                                params["bias_ih"], params["bias_hh"], mask, nonlinearity,
-                                trace, key, reverse)
+    out, hT = RNNFunction.apply(
+        x,
+        h0,
+        params["weight_ih"],
+        params["weight_hh"],
+        params["bias_ih"],
+        params["bias_hh"],
+        mask,
+        nonlinearity,
+        trace,
+        key,
+        reverse,
+    )
     return (out.flip(0) if reverse else out), hT
 
 
@@ -167,8 +196,7 @@ class _RNNFamily:
         return "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
 
     def _run_layer(self, x, state, params, mask, reverse, trace, key):
-        out, hT = run_rnn_layer(x, state[0], params, mask, reverse, self.nonlinearity,
-                                trace, key)
+        out, hT = run_rnn_layer(x, state[0], params, mask, reverse, self.nonlinearity, trace, key)
         return out, (hT,)
 
 
@@ -183,10 +211,29 @@ class RNN(_RNNFamily, RecurrentBase):
     batch_first, dropout, bidirectional``), plus ``backend`` ("auto", "seqlab" or "torch").
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, **kwargs):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, nonlinearity=nonlinearity, **kwargs)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        **kwargs,
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            nonlinearity=nonlinearity,
+            **kwargs,
+        )
 
 
 class RNNCell(_RNNFamily, CellBase):

@@ -1,0 +1,348 @@
+"""Speed of seqlab's recurrent modules against torch.nn and the plain autograd loop, on CPU.
+
+For each family (RNN, GRU, LSTM), config (B, T, I, H, L) and mode ("train": forward and
+backward of ``(out * grad_out).sum()`` w.r.t. the input and every parameter; "infer": forward
+under ``torch.inference_mode()``), four columns compute the same thing from the same weights
+and inputs:
+
+- ``torch.nn``: ``torch.nn.RNN/GRU/LSTM``, torch's fused CPU kernel;
+- ``seqlab``:   ``seqlab.<Family>(..., backend="seqlab")``, the hand-derived BPTT;
+- ``auto``:     ``seqlab.<Family>(..., backend="auto")``, whichever the module picks;
+- ``loop``:     the reference loop of ``seqlab.recurrent.reference`` under plain autograd,
+                chained layer by layer with the module's parameters.
+
+Ratios are column time / torch.nn time (below 1 is faster than torch). Variants torch lacks
+(peepholes, layer norm, reset-before GRU, sigmoid RNN) are timed as seqlab against their
+loop; there the ratio is the speed-up, loop time / seqlab time.
+
+Each cell is the median of several calls after warm-up; the number of calls adapts so a cell
+costs about ``--budget`` seconds, and the columns of one row run interleaved so a load change
+on a shared machine hits all of them alike. Results go to a table on stdout and to JSON.
+
+    .venv/bin/python benchmarks/recurrent.py --quick            # smoke test, < 1 minute
+    .venv/bin/python benchmarks/recurrent.py --families RNN --modes train --skip-loop
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+import seqlab
+from seqlab.recurrent import reference
+
+FAMILIES = ("RNN", "GRU", "LSTM")
+CONFIGS = [
+    (32, 100, 64, 128, 1),
+    (64, 100, 128, 512, 1),
+    (1, 1000, 16, 64, 1),
+    (64, 50, 256, 1024, 1),
+    (64, 100, 64, 512, 3),
+]  # (B, T, I, H, L)
+VARIANT_CONFIG = (64, 100, 128, 512, 1)
+QUICK_CONFIGS = [(4, 12, 8, 16, 1), (2, 30, 8, 16, 2)]
+QUICK_VARIANT_CONFIG = (4, 12, 8, 16, 1)
+MODES = ("train", "infer")
+RESULTS = Path(__file__).resolve().parent / "results"
+TOLERANCE = 1e-4  # max |difference| of outputs between columns before a warning
+VARIANTS = {  # options torch.nn lacks, timed against their autograd loop
+    "RNN": [{"nonlinearity": "sigmoid"}],
+    "GRU": [{"reset": "before"}, {"layer_norm": True}],
+    "LSTM": [{"peephole": "full"}, {"peephole": "diagonal"}, {"layer_norm": True}],
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    budget_s: float  # measured calls per cell stop once they would exceed this
+    warmup: int
+    min_reps: int
+    max_reps: int
+
+
+@dataclass
+class Table:
+    """One printed table; rows are printed as they are measured and kept for Markdown."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def add(self, row: list[str]) -> None:
+        if not self.rows:
+            print(f"\n{self.title}\n{_line(self.header)}\n" + "-" * len(_line(self.header)))
+        self.rows.append(row)
+        print(_line(row), flush=True)
+
+    def markdown(self) -> str:
+        lines = [
+            f"### {self.title}",
+            "",
+            "| " + " | ".join(self.header) + " |",
+            "|" + "|".join("---" for _ in self.header) + "|",
+        ]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in self.rows]) + "\n"
+
+
+def _line(cells: list[str]) -> str:
+    return f"{cells[0]:<22}" + "".join(f"{c:>11}" for c in cells[1:])
+
+
+Column = tuple[Callable[[Tensor], Tensor], list[Tensor]]  # forward (B,T,I) -> (B,T,H), params
+
+
+def module_column(module: nn.Module) -> Column:
+    return (lambda x: module(x)[0]), list(module.parameters())
+
+
+def loop_layer(family: str, x: Tensor, h0: Tensor, params: dict, **variant) -> Tensor:
+    """One layer of the reference loop: x (T, B, I), h0 (B, H) -> out (T, B, H)."""
+    if family == "LSTM":
+        return reference.lstm_layer(x, h0, h0, params, **variant)[0]
+    return getattr(reference, f"{family.lower()}_layer")(x, h0, params, **variant)[0]
+
+
+def loop_column(family: str, module: nn.Module, variant: dict) -> Column:
+    """The module's equations as the plain autograd loop, chained layer by layer."""
+
+    def forward(x: Tensor) -> Tensor:
+        h = x.transpose(0, 1)  # (T, B, I)
+        h0 = x.new_zeros(x.shape[0], module.hidden_size)  # (B, H)
+        for k in range(module.num_layers):
+            suffix = f"_l{k}"
+            named = module.named_parameters()
+            params = {n.removesuffix(suffix): p for n, p in named if n.endswith(suffix)}
+            h = loop_layer(family, h, h0, params, **variant)  # (T, B, H)
+        return h.transpose(0, 1)  # (B, T, H)
+
+    return forward, list(module.parameters())
+
+
+def torch_nn_columns(family: str, I: int, H: int, L: int, skip_loop: bool) -> dict:
+    """torch.nn, and seqlab's backends and loop with torch.nn's weights copied in."""
+    torch.manual_seed(0)
+    torch_module = getattr(nn, family)(I, H, L, batch_first=True)
+    modules = {"torch.nn": torch_module}
+    for backend in ("seqlab", "auto"):
+        modules[backend] = getattr(seqlab, family)(I, H, L, batch_first=True, backend=backend)
+        modules[backend].load_state_dict(torch_module.state_dict())
+    columns = {name: module_column(module) for name, module in modules.items()}
+    if not skip_loop:
+        columns["loop"] = loop_column(family, modules["seqlab"], {})
+    return columns
+
+
+def make_call(column: Column, x: Tensor, grad_out: Tensor, mode: str) -> Callable[[], None]:
+    """One timed call: forward only, or forward and backward of (out * grad_out).sum()."""
+    forward, params = column
+    if mode == "infer":
+
+        def call() -> None:
+            with torch.inference_mode():
+                forward(x)
+
+        return call
+    inputs = [x, *params]
+    return lambda: torch.autograd.grad(forward(x), inputs, grad_out)
+
+
+def time_calls(calls: dict[str, Callable[[], None]], timing: Timing) -> dict[str, dict]:
+    """Median ms per call of each column; columns take turns so they share the machine's load."""
+    estimate = {}
+    for name, call in calls.items():
+        spent = 0.0
+        for _ in range(timing.warmup):
+            start = time.perf_counter()
+            call()
+            estimate[name] = time.perf_counter() - start
+            spent += estimate[name]
+            if spent > timing.budget_s / 2:  # a slow column: its first call was warm-up enough
+                break
+    reps = {
+        name: max(timing.min_reps, min(timing.max_reps, int(timing.budget_s / est)))
+        for name, est in estimate.items()
+    }
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for r in range(max(reps.values())):
+        for name, call in calls.items():
+            if r < reps[name]:
+                start = time.perf_counter()
+                call()
+                samples[name].append(time.perf_counter() - start)
+    return {
+        name: {"median_ms": 1e3 * statistics.median(s), "repeats": len(s)}
+        for name, s in samples.items()
+    }
+
+
+def max_differences(columns: dict[str, Column], x: Tensor, against: str, where: str) -> dict:
+    """Max |out - out_against| of every column; warns when one exceeds TOLERANCE."""
+    with torch.no_grad():
+        outs = {name: forward(x) for name, (forward, _) in columns.items()}
+    diffs = {n: (out - outs[against]).abs().max().item() for n, out in outs.items() if n != against}
+    for name, diff in diffs.items():
+        if diff > TOLERANCE:
+            print(
+                f"WARNING: {where}: {name} differs from {against} by {diff:.2e} "
+                f"(> {TOLERANCE:g}); its timing may not compute the same thing"
+            )
+    return diffs
+
+
+def inputs_for(B: int, T: int, I: int, H: int) -> tuple[Tensor, Tensor]:
+    torch.manual_seed(0)
+    return torch.randn(B, T, I, requires_grad=True), torch.randn(B, T, H)  # x, grad_out
+
+
+def _ms(cell: dict) -> str:
+    return f"{cell['median_ms']:.2f}"
+
+
+def bench_family(family: str, configs, modes, timing: Timing, skip_loop: bool):
+    """The torch.nn tables of one family: a row per config, a table per mode."""
+    setups = []  # built once per config; outputs checked once, before any timing
+    for B, T, I, H, L in configs:
+        columns = torch_nn_columns(family, I, H, L, skip_loop)
+        x, grad_out = inputs_for(B, T, I, H)
+        diffs = max_differences(columns, x, "torch.nn", f"{family} {B},{T},{I},{H},{L}")
+        setups.append(((B, T, I, H, L), columns, x, grad_out, diffs))
+    names = ["torch.nn", "seqlab", "auto"] + ([] if skip_loop else ["loop"])
+    tables, results = [], []
+    for mode in modes:
+        table = Table(
+            f"{family} {mode}: ms per call (median), ratio = time / torch.nn",
+            ["B,T,I,H,L", *names, *(f"{n}/nn" for n in names[1:])],
+        )
+        for config, columns, x, grad_out, diffs in setups:
+            calls = {name: make_call(column, x, grad_out, mode) for name, column in columns.items()}
+            cells = time_calls(calls, timing)
+            ratios = {n: cells[n]["median_ms"] / cells["torch.nn"]["median_ms"] for n in names[1:]}
+            row = [",".join(map(str, config)), *(_ms(cells[n]) for n in names)]
+            table.add(row + [f"{ratios[n]:.2f}" for n in names[1:]])
+            results.append(
+                {
+                    "family": family,
+                    "mode": mode,
+                    "config": dict(zip("BTIHL", config, strict=True)),
+                }
+                | {"cells": cells, "ratio_to_torch_nn": ratios, "max_abs_diff_vs_torch_nn": diffs}
+            )
+        tables.append(table)
+    return tables, results
+
+
+def bench_variants(family: str, config, modes, timing: Timing):
+    """seqlab against its autograd loop for the variants torch lacks; ratio is the speed-up."""
+    B, T, I, H, L = config
+    table = Table(
+        f"{family} variants at B,T,I,H,L = {B},{T},{I},{H},{L}: ms per call (median), "
+        "speed-up = loop / seqlab",
+        ["variant", "mode", "seqlab", "loop", "speed-up"],
+    )
+    results = []
+    for variant in VARIANTS[family]:
+        label = ", ".join(f"{key}={value!r}" for key, value in variant.items())
+        torch.manual_seed(0)
+        try:
+            cls = getattr(seqlab, family)
+            module = cls(I, H, L, batch_first=True, backend="seqlab", **variant)
+        except (TypeError, seqlab.SeqlabError) as error:
+            print(f"note: seqlab.{family}({label}) cannot be built yet ({error}); skipped")
+            continue
+        columns = {"seqlab": module_column(module), "loop": loop_column(family, module, variant)}
+        x, grad_out = inputs_for(B, T, I, H)
+        diffs = max_differences(columns, x, "loop", f"{family}({label})")
+        for mode in modes:
+            calls = {name: make_call(column, x, grad_out, mode) for name, column in columns.items()}
+            cells = time_calls(calls, timing)
+            speedup = cells["loop"]["median_ms"] / cells["seqlab"]["median_ms"]
+            table.add([label, mode, _ms(cells["seqlab"]), _ms(cells["loop"]), f"{speedup:.2f}"])
+            results.append(
+                {"family": family, "variant": label, "options": variant, "mode": mode}
+                | {"config": dict(zip("BTIHL", config, strict=True)), "cells": cells}
+                | {"speedup_vs_loop": speedup, "max_abs_diff_vs_loop": diffs["seqlab"]}
+            )
+    return table, results
+
+
+def machine_info() -> dict:
+    return {
+        "torch": torch.__version__,
+        "seqlab": seqlab.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny configs: a < 1 min smoke test")
+    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--skip-loop", action="store_true", help="no loop column, no variants")
+    parser.add_argument("--budget", type=float, help="seconds of timed calls per cell (2; 0.05)")
+    parser.add_argument("--out", type=Path, help="JSON results (results/recurrent[-quick].json)")
+    parser.add_argument("--markdown", type=Path, help="also write the tables here as Markdown")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.quick:
+        timing = Timing(args.budget or 0.05, warmup=1, min_reps=3, max_reps=5)
+        configs, variant_config = QUICK_CONFIGS, QUICK_VARIANT_CONFIG
+    else:
+        timing = Timing(args.budget or 2.0, warmup=2, min_reps=3, max_reps=50)
+        configs, variant_config = CONFIGS, VARIANT_CONFIG
+    info = machine_info()
+    machine = (
+        f"torch {info['torch']}, {info['threads']} threads, {info['cpu_count']} CPUs, "
+        f"{info['platform']}, {info['date']}; float32, batch_first, {timing.budget_s:g} s per cell"
+    )
+    print(machine)
+    started = time.perf_counter()
+    tables, results, variants = [], [], []
+    for name in args.families:
+        if not hasattr(seqlab, name):
+            print(f"\nnote: seqlab.{name} is not available yet; skipping the {name} family")
+            continue
+        family_tables, family_results = bench_family(
+            name, configs, args.modes, timing, args.skip_loop
+        )
+        tables += family_tables
+        results += family_results
+        if not args.skip_loop:
+            table, variant_results = bench_variants(name, variant_config, args.modes, timing)
+            tables.append(table)
+            variants += variant_results
+    elapsed = time.perf_counter() - started
+    print(f"\n{elapsed:.0f} s in all")
+    settings = vars(args) | {"timing": vars(timing), "elapsed_s": elapsed}
+    payload = {"machine": info, "settings": settings, "results": results, "variants": variants}
+    if args.out is None:  # a smoke test never overwrites the real results
+        args.out = RESULTS / ("recurrent-quick.json" if args.quick else "recurrent.json")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    print(f"wrote {args.out}")
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(machine + "\n\n" + "\n".join(t.markdown() for t in tables))
+        print(f"wrote {args.markdown}")
+
+
+if __name__ == "__main__":
+    main()

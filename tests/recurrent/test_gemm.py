@@ -1,0 +1,39 @@
+"""The kernels' matrix products equal plain ``mm`` on both of their paths."""
+
+import pytest
+import torch
+
+import seqlab
+from seqlab.recurrent import gemm
+
+
+@pytest.mark.parametrize("M,K,N", [(3, 4, 5), (64, 256, 1024)])  # mm path, oneDNN path
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_products_equal_mm(M, K, N, dtype):
+    a, w = torch.randn(M, K, dtype=dtype), torch.randn(N, K, dtype=dtype)
+    tol = {"atol": 1e-4, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-12, "rtol": 0}
+    torch.testing.assert_close(gemm.linear(a, w), a @ w.T, **tol)
+    out = torch.randn(M, N, dtype=dtype)
+    expected = out + a @ w.T
+    assert gemm.add_linear_(out, a, w) is out
+    torch.testing.assert_close(out, expected, **tol)
+    r = torch.randn(M, N, dtype=dtype)
+    torch.testing.assert_close(gemm.t_matmul(a, r), a.T @ r, **tol)
+
+
+def test_large_float32_modules_take_the_onednn_path_and_match_torch():
+    if not gemm.ONEDNN_AVAILABLE:
+        pytest.skip("this torch build has no oneDNN linear")
+    B, H = 16, 256
+    assert B * H * 4 * H >= gemm.ONEDNN_MIN_WORK
+    ref = torch.nn.LSTM(32, H, batch_first=True)
+    ours = seqlab.LSTM(32, H, batch_first=True, backend="seqlab")
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(B, 20, 32, requires_grad=True)
+    (a, _), (b, _) = ours(x), ref(x)
+    torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
+    w = torch.randn_like(a)
+    ga = torch.autograd.grad((a * w).sum(), [x, *ours.parameters()])
+    gb = torch.autograd.grad((b * w).sum(), [x, *ref.parameters()])
+    for g1, g2 in zip(ga, gb, strict=True):
+        torch.testing.assert_close(g1, g2, atol=1e-3, rtol=1e-3)
