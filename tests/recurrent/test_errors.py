@@ -110,3 +110,12 @@ def test_cell_bad_inputs(family):
     bad = torch.zeros(3, 4)
     with pytest.raises(ShapeError, match=r"shape \(3, 4\); expected \(2, 4\)"):
         cell(torch.zeros(2, 3), (bad, bad) if family == "LSTM" else bad)
+
+
+def test_unknown_options_are_named():
+    with pytest.raises(InputError, match=r"unexpected argument\(s\) \['proj_size'\].*projections"):
+        seqlab.LSTM(3, 4, proj_size=2)
+    with pytest.raises(InputError, match=r"\['peephole'\].*\['reset', 'layer_norm'\]"):
+        seqlab.GRU(3, 4, peephole="full")
+    with pytest.raises(InputError, match=r"\['reset'\]"):
+        seqlab.RNNCell(3, 4, reset="before")

@@ -179,3 +179,22 @@ def test_dropout_acts_between_layers_in_training_only():
     assert not torch.equal(m(x)[0], m(x)[0])
     m.eval()
     assert torch.equal(m(x)[0], m(x)[0])
+
+
+@pytest.mark.parametrize(
+    "make,expect_torch",
+    [
+        (lambda: seqlab.LSTM(3, 4), True),  # oneDNN's fused LSTM is the faster one
+        (lambda: seqlab.LSTM(3, 4, peephole="full"), False),  # torch has no such model
+        (lambda: seqlab.GRU(3, 4), False),  # seqlab's GRU beats ATen's per-step loop
+        (lambda: seqlab.RNN(3, 4), False),
+        (lambda: seqlab.LSTMCell(3, 4), True),
+        (lambda: seqlab.GRUCell(3, 4, reset="before"), False),
+    ],
+)
+def test_auto_backend_choice(make, expect_torch):
+    from seqlab.recurrent.trace import GradientTrace
+
+    module = make()
+    assert module._resolve_backend(None) is expect_torch
+    assert module._resolve_backend(GradientTrace()) is False  # recording needs seqlab's path

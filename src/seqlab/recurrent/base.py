@@ -16,6 +16,7 @@ Shape letters: ``T`` time, ``B`` batch, ``I`` input features, ``H`` hidden, ``L`
 ``D`` directions (2 if bidirectional, else 1).
 """
 
+import inspect
 import math
 from collections.abc import Sequence
 
@@ -133,6 +134,25 @@ class _ParameterMixin:
     def _variant_repr(self) -> str:
         return ""
 
+    def _trace_key(self, trace, layer: int, direction: int) -> TraceKey | None:
+        if trace is None:
+            return None
+        return TraceKey(f"{type(self).__name__}@{id(self):x}", layer, direction)
+
+    def _configure_variant(self, options: dict) -> None:
+        """Passes the family's own options to ``_set_variant``, naming any it doesn't take."""
+        accepted = [n for n in inspect.signature(self._set_variant).parameters if n != "self"]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            hint = (
+                " (LSTM projections are not supported by seqlab)" if "proj_size" in unknown else ""
+            )
+            raise InputError(
+                f"{type(self).__name__} got unexpected argument(s) {unknown}{hint}; "
+                f"its own options are {accepted}"
+            )
+        self._set_variant(**options)
+
 
 class RecurrentBase(_ParameterMixin, nn.Module):
     """Multi-layer, optionally bidirectional recurrent network with torch's interface."""
@@ -169,7 +189,7 @@ class RecurrentBase(_ParameterMixin, nn.Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         self.dropout, self.backend = float(dropout), backend
-        self._set_variant(**variant)
+        self._configure_variant(variant)
         factory = {"device": device, "dtype": dtype}
         D = 2 if bidirectional else 1
         self._suffixes = []
@@ -340,7 +360,7 @@ class RecurrentBase(_ParameterMixin, nn.Module):
             outs = []
             for direction in range(D):
                 index = layer * D + direction
-                key = TraceKey(f"{type(self).__name__}@{id(self):x}", layer, direction)
+                key = self._trace_key(trace, layer, direction)
                 out, final = self._run_layer(
                     layer_input,
                     tuple(s[index] for s in states),
@@ -415,7 +435,7 @@ class CellBase(_ParameterMixin, nn.Module):
             bias,
             backend,
         )
-        self._set_variant(**variant)
+        self._configure_variant(variant)
         self._param_names = self._register_layer("", input_size, {"device": device, "dtype": dtype})
         self.reset_parameters()
 
@@ -470,7 +490,7 @@ class CellBase(_ParameterMixin, nn.Module):
             )
             new = tuple(result) if self._has_cell_state else (result,)
         else:
-            key = TraceKey(f"{type(self).__name__}@{id(self):x}", 0, 0)
+            key = self._trace_key(trace, 0, 0)
             _, new = self._run_layer(x.unsqueeze(0), states, params, None, False, trace, key)
         if not batched:
             new = tuple(s.squeeze(0) for s in new)
