@@ -17,6 +17,8 @@ def test_products_equal_mm(M, K, N, dtype):
     expected = out + a @ w.T
     assert gemm.add_linear_(out, a, w) is out
     torch.testing.assert_close(out, expected, **tol)
+    bias = torch.randn(M, N, dtype=dtype)
+    torch.testing.assert_close(gemm.addmm(bias, a, w), bias + a @ w.T, **tol)
     r = torch.randn(M, N, dtype=dtype)
     torch.testing.assert_close(gemm.t_matmul(a, r), a.T @ r, **tol)
 

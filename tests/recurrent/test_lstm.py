@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import seqlab
+from seqlab.recurrent import lstm as lstm_module
 from seqlab.recurrent import reference
 from seqlab.recurrent.lstm import PARAM_ORDER, LSTMFunction, run_lstm_layer
 
@@ -108,3 +109,22 @@ def test_variants_refuse_the_torch_backend():
         seqlab.LSTM(3, 5, layer_norm=True, backend="torch")(torch.randn(2, 1, 3))
     with pytest.raises(seqlab.InputError, match="peephole='diag'"):
         seqlab.LSTM(3, 5, peephole="diag")
+
+
+@pytest.mark.parametrize(
+    "peephole,layer_norm", [(None, False), ("diagonal", True), ("full", False)]
+)
+def test_backward_in_uneven_chunks_of_steps(monkeypatch, peephole, layer_norm):
+    # Large batches form the δ-independent factors a few steps at a time; force 3-step
+    # chunks over 7 steps (3 + 3 + 1) at a small size, with a mask.
+    monkeypatch.setattr(lstm_module, "_CHUNK_ELEMENTS", 3 * 4 * 5)
+    params, x, h0, c0 = _setup(peephole, layer_norm, B=4, H=5, T=7)
+    mask = lengths_mask(torch.tensor([7, 3, 1, 5]), 7)
+    ours = run_lstm_layer(x, h0, c0, params, mask, True, peephole, layer_norm)
+    ref = reference.lstm_layer(
+        x, h0, c0, params, peephole=peephole, layer_norm=layer_norm, mask=mask, reverse=True
+    )
+    ours, ref = [ours[0], *ours[1]], [ref[0], *ref[1]]
+    weights = [torch.randn_like(o) for o in ours]
+    inputs = [x, h0, c0, *params.values()]
+    assert_close_all(grads(ours, inputs, weights), grads(ref, inputs, weights), atol=1e-10)

@@ -51,6 +51,13 @@ def linear(a: Tensor, w: Tensor) -> Tensor:
     return a @ w.T
 
 
+def addmm(bias: Tensor, a: Tensor, w: Tensor) -> Tensor:
+    """``bias + a @ w.T`` as a new tensor; ``bias`` (M, N)."""
+    if _onednn(a, w):
+        return torch.ops.mkldnn._linear_pointwise(a, w, None, "none", [], "").add_(bias)
+    return torch.addmm(bias, a, w.T)
+
+
 def add_linear_(out: Tensor, a: Tensor, w: Tensor) -> Tensor:
     """``out += a @ w.T`` in place (the recurrent step's ``A_t += U h_{t-1}``); returns out."""
     if _onednn(a, w):

@@ -30,7 +30,8 @@ BPTT. With δ_t = ∂E/∂h_t (from the output at t and from step t+1)::
 Everything that multiplies δ_t above depends on the forward only, so it is computed vectorised
 over many steps at once (in cache-sized chunks of steps: on CPU a pass over the whole (T, B, 3H)
 costs more than the per-op overhead it saves); the loop carries the δ chain alone (one GEMM per
-step after, two before), and each weight gradient is one GEMM after it.
+step after, two before), and each weight gradient is one GEMM after it. The products go through
+:mod:`.gemm` (oneDNN for large float32 ones).
 
 tanh through the sigmoid. On CPU (:mod:`.pointwise`) the loop runs n as s = σ(2 A_n), n = 2s - 1,
 and the state as u = (h + 1) / 2: then u_t = s_t + z_t ⊙ (u_{t-1} - s_t) and
@@ -44,7 +45,9 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
 from .base import CellBase, RecurrentBase, layer_norm_shapes
+from .gemm import linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
+from .rnn import bind_add_linear_
 from .trace import GradientTrace, TraceKey
 
 RESETS = ("after", "before")
@@ -64,195 +67,231 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset):
     """Runs the sequence; ``ln`` is None or (ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias).
 
     Returns (out (T, B, H), states (T+1, B, H) with states[0] = h_0, and what the backward needs:
-    gates (T, B, 3H) = [r, z, U_n h + b_hn] (after) or [r, z, n] (before), cand (T, B, H) = n,
-    and x̂, 1/σ of the input and recurrent layer norms or None).
+    gates (T, B, 3H) = [r, z, U_n h + b_hn] (after) or [r, z, n] (before), candidate (T, B, H)
+    = n, and x̂, 1/σ of the input and recurrent layer norms or None).
     """
     T, B, _ = x.shape
     H = h0.shape[-1]
-    after = reset == "after"
-    via = use_sigmoid_tanh(h0)
-    k = 2.0 if via else 1.0  # n-rows carry 2 A_n when n runs through σ (module docstring)
-    # The recurrent pre-activations' constant part: b_h (+ LN shift) (- U·1 for the state u).
-    rec = w_hh.new_zeros(3 * H) if b_hh is None else b_hh
+    reset_after = reset == "after"
+    via_sigmoid = use_sigmoid_tanh(h0)
+    n_scale = 2.0 if via_sigmoid else 1.0  # the n rows carry 2 A_n when n runs through σ
+    # The recurrent pre-activations' constant part: b_h (+ LN_hh shift) (- U·1 for the state u).
+    recurrent_bias = w_hh.new_zeros(3 * H) if b_hh is None else b_hh
     if ln is not None:
-        rec = rec + ln[3]
-    off = -w_hh.sum(1) if via else None  # U h = (2U) u - U·1
-    if via and ln is None:
-        rec = rec + _rows(off, 1.0, 1.0 if after else 0.0)
-    # W x_t + b_i + the constant sums for every step: one GEMM, (T, B, 3H).
-    const = _rows(rec, 1.0, 0.0 if after else 1.0) + (0.0 if b_ih is None else b_ih)
-    X = x.reshape(T * B, -1)
+        recurrent_bias = recurrent_bias + ln[3]
+    state_offset = -w_hh.sum(1) if via_sigmoid else None  # U h = (2U) u - U·1
+    if via_sigmoid and ln is None:
+        recurrent_bias = recurrent_bias + _rows(state_offset, 1.0, 1.0 if reset_after else 0.0)
+    # Added to W x_t: b_i and the constant sums that sit outside r_t ⊙ (...), (3H,)
+    input_bias = _rows(recurrent_bias, 1.0, 0.0 if reset_after else 1.0)
+    input_bias = input_bias + (0.0 if b_ih is None else b_ih)
+    x_flat = x.reshape(T * B, -1)  # (T·B, I)
     xhat_ih = rstd_ih = None
     if ln is None:
-        gates = torch.addmm(const, X, w_ih.T).view(T, B, 3 * H)
+        gates = linear(x_flat, w_ih).add_(input_bias).view(T, B, 3 * H)  # (T, B, 3H)
     else:
-        gates, xhat_ih, rstd_ih = layer_norm((X @ w_ih.T).view(T, B, 3 * H), ln[0], ln[1] + const)
-    if after:  # the n-slot of gates takes U_n h + b_hn; the input part moves to cand
-        cand = gates[..., 2 * H :] * k
-        gates[..., 2 * H :] = rec[2 * H :] * k
+        projection = linear(x_flat, w_ih).view(T, B, 3 * H)  # (T, B, 3H)
+        gates, xhat_ih, rstd_ih = layer_norm(projection, ln[0], ln[1] + input_bias)
+    if reset_after:  # the n slot of gates takes U_n h + b_hn; W_n x_t + b_in moves to candidate
+        candidate = gates[..., 2 * H :] * n_scale  # (T, B, H)
+        gates[..., 2 * H :] = recurrent_bias[2 * H :] * n_scale
     else:
-        cand = gates[..., 2 * H :].mul_(k)
-    # Recurrent weights with the folded scales; before, via σ, the loop holds -q (docstring).
-    sign = -1.0 if via else 1.0
-    if after and ln is None:
-        Wt = _rows(w_hh, k, k * k).T
-    elif after:
-        Wt, gamma = (w_hh * k).T, _rows(ln[2], 1.0, k)
+        candidate = gates[..., 2 * H :].mul_(n_scale)  # (T, B, H), a view of gates
+    # Recurrent weights with the scales folded in; before, via σ, the loop holds -q (docstring).
+    q_sign = -1.0 if via_sigmoid else 1.0
+    if reset_after and ln is None:
+        w_recurrent = _rows(w_hh, n_scale, n_scale * n_scale)  # (3H, H)
+    elif reset_after:
+        w_recurrent, ln_hh_gain = w_hh * n_scale, _rows(ln[2], 1.0, n_scale)  # (3H, H), (3H,)
     else:
-        Wt, Wn_t = (w_hh[: 2 * H] * k).T, (w_hh[2 * H :] * (sign * (k if ln is None else 1.0))).T
+        w_recurrent = w_hh[: 2 * H] * n_scale  # (2H, H): U_{rz}
+        w_reset_state = w_hh[2 * H :] * (q_sign * (n_scale if ln is None else 1.0))  # (H, H): U_n
         if ln is not None:
-            gamma, gamma_n = ln[2][: 2 * H], ln[2][2 * H :] * k
-            off = None if off is None else off[: 2 * H]
-    act = torch.sigmoid_ if via else torch.tanh_
-    states = x.new_empty(T + 1, B, H)
-    states[0] = (h0 + 1.0) * 0.5 if via else h0
-    new, q = x.new_empty(B, H), x.new_empty(B, H)
-    xhats, rstds = [], []
-    U_, S_, G_ = states.unbind(0), cand.unbind(0), gates[..., : 3 * H if after else 2 * H].unbind(0)
-    Grz_, Gn_ = gates[..., : 2 * H].unbind(0), gates[..., 2 * H :].unbind(0)
-    r_, z_ = gates[..., :H].unbind(0), gates[..., H : 2 * H].unbind(0)
+            ln_hh_gain, ln_hn_gain = ln[2][: 2 * H], ln[2][2 * H :] * n_scale
+            state_offset = None if state_offset is None else state_offset[: 2 * H]
+    add_recurrent = bind_add_linear_(h0, w_recurrent)  # out += U h_{t-1} (or U_{rz} h_{t-1})
+    if not reset_after:
+        add_reset_state = bind_add_linear_(h0, w_reset_state)  # out += U_n q_t
+    activate_candidate = torch.sigmoid_ if via_sigmoid else torch.tanh_
+    states = x.new_empty(T + 1, B, H)  # h_t, or u_t in the loop
+    states[0] = (h0 + 1.0) * 0.5 if via_sigmoid else h0
+    unmasked_state, reset_state = x.new_empty(B, H), x.new_empty(B, H)  # reset_state: q_t or -q_t
+    ln_hh_xhat, ln_hh_rstd = [], []
+    # Per-step views made once: indexing inside the loop costs as much as a small op.
+    state_steps, candidate_steps = states.unbind(0), candidate.unbind(0)
+    recurrent_steps = gates[..., : 3 * H if reset_after else 2 * H].unbind(0)  # take U h_{t-1}
+    rz_steps, n_slot_steps = gates[..., : 2 * H].unbind(0), gates[..., 2 * H :].unbind(0)
+    reset_steps, update_steps = gates[..., :H].unbind(0), gates[..., H : 2 * H].unbind(0)
     for t in range(T):
-        u = U_[t]
-        # A_r, A_z (after: and U_n h + b_hn) = the constant sums + the recurrent projection
+        state = state_steps[t]
+        # A_r, A_z (after: and U_n h_{t-1} + b_hn) = the constant sums + U h_{t-1}
         if ln is None:
-            G_[t].addmm_(u, Wt)
+            add_recurrent(recurrent_steps[t], state)
         else:
-            y = torch.mm(u, Wt) if off is None else torch.addmm(off, u, Wt)
-            g, xhat, rstd = layer_norm(y, gamma, G_[t])
-            G_[t].copy_(g)
-            xhats.append(xhat)
-            rstds.append(rstd)
-        Grz_[t].sigmoid_()  # r_t, z_t
-        if after:
+            projection = linear(state, w_recurrent)  # (B, 3H) after, (B, 2H) before
+            if state_offset is not None:
+                projection += state_offset
+            normalised, xhat, rstd = layer_norm(projection, ln_hh_gain, recurrent_steps[t])
+            recurrent_steps[t].copy_(normalised)
+            ln_hh_xhat.append(xhat)
+            ln_hh_rstd.append(rstd)
+        rz_steps[t].sigmoid_()  # r_t, z_t
+        if reset_after:
             # A_n = W_n x_t + b_in + r_t ⊙ (U_n h_{t-1} + b_hn)
-            S_[t].addcmul_(r_[t], Gn_[t])
+            candidate_steps[t].addcmul_(reset_steps[t], n_slot_steps[t])
         else:
             # A_n = W_n x_t + b_in + U_n (r_t ⊙ h_{t-1}) + b_hn
-            if via:
-                torch.addcmul(r_[t], r_[t], u, value=-2.0, out=q)  # -q = r - 2 r ⊙ u
+            r = reset_steps[t]
+            if via_sigmoid:
+                torch.addcmul(r, r, state, value=-2.0, out=reset_state)  # -q = r - 2 r ⊙ u
             else:
-                torch.mul(r_[t], u, out=q)
+                torch.mul(r, state, out=reset_state)  # q = r ⊙ h
             if ln is None:
-                S_[t].addmm_(q, Wn_t)
+                add_reset_state(candidate_steps[t], reset_state)
             else:
-                g, xhat, rstd = layer_norm(q @ Wn_t, gamma_n, S_[t])
-                S_[t].copy_(g)
-                xhats.append(xhat)
-                rstds.append(rstd)
-        act(S_[t])  # n_t (or s_t)
+                projection = linear(reset_state, w_reset_state)  # (B, H)
+                normalised, xhat, rstd = layer_norm(projection, ln_hn_gain, candidate_steps[t])
+                candidate_steps[t].copy_(normalised)
+                ln_hh_xhat.append(xhat)
+                ln_hh_rstd.append(rstd)
+        activate_candidate(candidate_steps[t])  # n_t (or s_t)
         # h_t = n_t + z_t ⊙ (h_{t-1} - n_t)
         if mask is None:
-            torch.lerp(S_[t], u, z_[t], out=U_[t + 1])
+            torch.lerp(candidate_steps[t], state, update_steps[t], out=state_steps[t + 1])
         else:
-            torch.where(mask[t], torch.lerp(S_[t], u, z_[t], out=new), u, out=U_[t + 1])
-    if via:  # back from the loop's scaled quantities: h = 2u - 1, n = 2s - 1, U_n h + b_hn
+            torch.lerp(candidate_steps[t], state, update_steps[t], out=unmasked_state)
+            torch.where(mask[t], unmasked_state, state, out=state_steps[t + 1])
+    if via_sigmoid:  # back from the loop's scaled quantities: h = 2u - 1, n = 2s - 1, U_n h + b_hn
         states.mul_(2.0).sub_(1.0)
-        cand.mul_(2.0).sub_(1.0)
-        if after:
+        candidate.mul_(2.0).sub_(1.0)
+        if reset_after:
             gates[..., 2 * H :].mul_(0.5)
     xhat_hh = rstd_hh = None
-    if ln is not None and after:
-        xhat_hh, rstd_hh = torch.stack(xhats), torch.stack(rstds)  # (T, B, 3H), (T, B, 1)
+    if ln is not None and reset_after:
+        xhat_hh, rstd_hh = torch.stack(ln_hh_xhat), torch.stack(ln_hh_rstd)  # (T, B, 3H), (T, B, 1)
     elif ln is not None:  # steps alternate rz, n: (T, B, 3H) = [x̂_rz | x̂_n], (T, B, 2)
-        xhat_hh = torch.cat([torch.stack(xhats[0::2]), torch.stack(xhats[1::2])], -1)
-        rstd_hh = torch.cat([torch.stack(rstds[0::2]), torch.stack(rstds[1::2])], -1)
+        xhat_hh = torch.cat([torch.stack(ln_hh_xhat[0::2]), torch.stack(ln_hh_xhat[1::2])], -1)
+        rstd_hh = torch.cat([torch.stack(ln_hh_rstd[0::2]), torch.stack(ln_hh_rstd[1::2])], -1)
     out = states[1:] if mask is None else states[1:] * mask
-    return out, states, (gates, cand, xhat_ih, rstd_ih, xhat_hh, rstd_hh)
+    return out, states, (gates, candidate, xhat_ih, rstd_ih, xhat_hh, rstd_hh)
 
 
 def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, mask, reset, has_bias):
     """Hand-derived BPTT; returns (dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA (T, B, 3H))."""
-    gates, cand, xhat_ih, rstd_ih, xhat_hh, rstd_hh = saved
+    gates, candidate, xhat_ih, rstd_ih, xhat_hh, rstd_hh = saved
     T, B, _ = x.shape
     H = w_hh.shape[1]
-    after = reset == "after"
+    reset_after = reset == "after"
     delta = d_out.clone() if mask is None else d_out * mask  # (T, B, H): δ_t, built by the loop
     delta[T - 1] += d_hT
     dh0 = torch.zeros_like(d_hT)
-    D_, D3_ = delta.unbind(0), delta.unsqueeze(2).unbind(0)
-    P_ = (dh0, *D_[:-1])  # where δ_{t-1} accumulates
-    dA = x.new_empty(T, B, 3, H)  # ∂E/∂A_t
-    d_rec = x.new_empty(T, B, 3, H) if after else dA  # G_t; before, b_h sits on A itself
-    R_ = d_rec.unbind(0)
-    Azn_, Ar_ = dA[:, :, 1:].unbind(0), dA[:, :, 0].unbind(0)
-    A_flat = dA.view(T, B, 3 * H)
-    Arz_, An_ = A_flat[..., : 2 * H].unbind(0), A_flat[..., 2 * H :].unbind(0)
-    w_rz, w_n = w_hh[: 2 * H], w_hh[2 * H :]
-    dys = []  # with layer norm: ∂E/∂ of the recurrent projection before its normalisation
-    step = max(1, _CHUNK // (B * H))
-    for end in range(T, 0, -step):
-        s = slice(max(0, end - step), end)
-        r, z, n, h = gates[s, :, :H], gates[s, :, H : 2 * H], cand[s], states[s]
+    delta_steps, delta_gate_steps = delta.unbind(0), delta.unsqueeze(2).unbind(0)  # (B,1,H) each
+    delta_prev_steps = (dh0, *delta_steps[:-1])  # where δ_{t-1} accumulates
+    dA = x.new_empty(T, B, 3, H)  # ∂E/∂A_t, gates r, z, n
+    # G_t = ∂E/∂(U h_{t-1} + b_h); before, b_h sits on A itself and G_t = ∂E/∂A_t
+    d_recurrent = x.new_empty(T, B, 3, H) if reset_after else dA
+    d_recurrent_steps = d_recurrent.unbind(0)
+    dA_zn_steps, dA_r_steps = dA[:, :, 1:].unbind(0), dA[:, :, 0].unbind(0)
+    dA_gates = dA.view(T, B, 3 * H)  # (T, B, 3H)
+    dA_rz_steps = dA_gates[..., : 2 * H].unbind(0)
+    dA_n_steps = dA_gates[..., 2 * H :].unbind(0)
+    # The δ products as a @ w.T: w_hh.T (H, 3H), U_{rz}ᵀ (H, 2H), U_nᵀ (H, H)
+    w_hh_t = w_hh.T.contiguous()
+    w_hn_t = w_hh_t[:, 2 * H :].contiguous()
+    rows = 3 * H if reset_after else 2 * H  # δ_{t-1} += G_t U, or [∂E/∂A_r, ∂E/∂A_z] U_{rz}
+    add_recurrent = bind_add_linear_(dA_gates[0, :, :rows], w_hh_t[:, :rows].contiguous())
+    d_projections = []  # with layer norm: ∂E/∂ of the recurrent projection before LN_hh
+    chunk_len = max(1, _CHUNK // (B * H))
+    for end in range(T, 0, -chunk_len):
+        chunk = slice(max(0, end - chunk_len), end)
+        r, z, n, h = (
+            gates[chunk, :, :H],
+            gates[chunk, :, H : 2 * H],
+            candidate[chunk],
+            states[chunk],
+        )
         # h_t = n_t + z_t ⊙ (h_{t-1} - n_t), n = tanh(A_n), z = σ(A_z): the factors of δ_t
-        cn = (1.0 - n * n) * (1.0 - z)  # ∂E/∂A_n = δ_t ⊙ cn
-        cz = (h - n) * z * (1.0 - z)  # ∂E/∂A_z = δ_t ⊙ cz
+        n_factor = (1.0 - n * n) * (1.0 - z)  # ∂E/∂A_n = δ_t ⊙ n_factor
+        z_factor = (h - n) * z * (1.0 - z)  # ∂E/∂A_z = δ_t ⊙ z_factor
         carry = z  # ∂h_t/∂h_{t-1} through z_t ⊙ h_{t-1}
         if mask is not None:  # a masked step copies h_{t-1}: its gates get no gradient
-            cn, cz, carry = cn * mask[s], cz * mask[s], torch.where(mask[s], z, 1.0)
-        if after:
+            n_factor, z_factor = n_factor * mask[chunk], z_factor * mask[chunk]
+            carry = torch.where(mask[chunk], z, 1.0)
+        if reset_after:
             # A_n = W_n x_t + b_in + r_t ⊙ (U_n h_{t-1} + b_hn), r = σ(A_r)
-            cr = cn * gates[s, :, 2 * H :] * r * (1.0 - r)
-            coef = torch.stack([cr, cz, cn], 2)  # (t, B, 3, H): ∂E/∂A = δ ⊙ coef
-            K_ = torch.stack([cr, cz, cn * r], 2).unbind(0)  # G = δ ⊙ K
+            r_factor = n_factor * gates[chunk, :, 2 * H :] * r * (1.0 - r)
+            dA_factors = torch.stack([r_factor, z_factor, n_factor], 2)  # (t, B, 3, H)
+            recurrent_factors = torch.stack([r_factor, z_factor, n_factor * r], 2).unbind(0)
         else:
-            # q_t = r_t ⊙ h_{t-1}, r = σ(A_r): ∂E/∂A_r = ∂E/∂q_t ⊙ cr
-            cr_ = (h * r * (1.0 - r)).unbind(0)
-            K_ = torch.stack([cz, cn], 2).unbind(0)
-        C_, r_ = carry.unbind(0), r.unbind(0)
-        for t in range(s.stop - 1, s.start - 1, -1):
-            i = t - s.start
-            if after:
+            # q_t = r_t ⊙ h_{t-1}, r = σ(A_r): ∂E/∂A_r = ∂E/∂q_t ⊙ r_factor
+            r_factor_steps = (h * r * (1.0 - r)).unbind(0)
+            recurrent_factors = torch.stack([z_factor, n_factor], 2).unbind(0)  # (B, 2, H) each
+        carry_steps, reset_steps = carry.unbind(0), r.unbind(0)
+        for t in range(chunk.stop - 1, chunk.start - 1, -1):
+            i = t - chunk.start  # the step's index in the chunk
+            if reset_after:
                 # G_t = [∂E/∂A_r, ∂E/∂A_z, r_t ⊙ ∂E/∂A_n]
-                torch.mul(K_[i], D3_[t], out=R_[t])
-                dy = R_[t].view(B, 3 * H)
-                if ln is not None:  # U h_{t-1} -> LN_hh
-                    dy = layer_norm_backward(dy, xhat_hh[t], rstd_hh[t], ln[2])
-                    dys.append(dy)
+                torch.mul(recurrent_factors[i], delta_gate_steps[t], out=d_recurrent_steps[t])
+                d_projection = d_recurrent_steps[t].view(B, 3 * H)  # (B, 3H)
+                if ln is not None:  # LN_hh(U h_{t-1})
+                    d_projection = layer_norm_backward(d_projection, xhat_hh[t], rstd_hh[t], ln[2])
+                    d_projections.append(d_projection)
                 # δ_{t-1} = ∂E/∂y_{t-1} + δ_t ⊙ z_t + G_t U
-                P_[t].addcmul_(D_[t], C_[i]).addmm_(dy, w_hh)
+                delta_prev = delta_prev_steps[t].addcmul_(delta_steps[t], carry_steps[i])
+                add_recurrent(delta_prev, d_projection)
                 continue
-            # [∂E/∂A_z, ∂E/∂A_n] = δ_t ⊙ [cz, cn]
-            torch.mul(K_[i], D3_[t], out=Azn_[t])
-            dyn = An_[t]
-            if ln is not None:  # U_n q_t -> LN_hh[n]
-                dyn = layer_norm_backward(
-                    dyn, xhat_hh[t, :, 2 * H :], rstd_hh[t, :, 1:], ln[2][2 * H :]
+            # [∂E/∂A_z, ∂E/∂A_n] = δ_t ⊙ [z_factor, n_factor]
+            torch.mul(recurrent_factors[i], delta_gate_steps[t], out=dA_zn_steps[t])
+            d_projection_n = dA_n_steps[t]
+            if ln is not None:  # LN_hh[n](U_n q_t)
+                d_projection_n = layer_norm_backward(
+                    d_projection_n, xhat_hh[t, :, 2 * H :], rstd_hh[t, :, 1:], ln[2][2 * H :]
                 )
             # A_n = ... + U_n q_t:  ∂E/∂q_t = ∂E/∂A_n U_n
-            dq = dyn @ w_n
-            torch.mul(dq, cr_[i], out=Ar_[t])  # ∂E/∂A_r
-            dyrz = Arz_[t]
-            if ln is not None:  # U_{rz} h_{t-1} -> LN_hh[rz]
-                dyrz = layer_norm_backward(
-                    dyrz, xhat_hh[t, :, : 2 * H], rstd_hh[t, :, :1], ln[2][: 2 * H]
+            d_reset_state = linear(d_projection_n, w_hn_t)
+            # q_t = r_t ⊙ h_{t-1}, r_t = σ(A_r)
+            torch.mul(d_reset_state, r_factor_steps[i], out=dA_r_steps[t])
+            d_projection_rz = dA_rz_steps[t]
+            if ln is not None:  # LN_hh[rz](U_{rz} h_{t-1})
+                d_projection_rz = layer_norm_backward(
+                    d_projection_rz, xhat_hh[t, :, : 2 * H], rstd_hh[t, :, :1], ln[2][: 2 * H]
                 )
-                dys.append(torch.cat([dyrz, dyn], -1))
+                d_projections.append(torch.cat([d_projection_rz, d_projection_n], -1))
             # δ_{t-1} = ∂E/∂y_{t-1} + δ_t ⊙ z_t + ∂E/∂q_t ⊙ r_t + [∂E/∂A_r, ∂E/∂A_z] U_{rz}
-            P_[t].addcmul_(D_[t], C_[i]).addcmul_(dq, r_[i]).addmm_(dyrz, w_rz)
-        if after:  # ∂E/∂A = δ ⊙ coef for the chunk
-            torch.mul(delta[s].unsqueeze(2), coef, out=dA[s])
+            delta_prev = delta_prev_steps[t].addcmul_(delta_steps[t], carry_steps[i])
+            delta_prev.addcmul_(d_reset_state, reset_steps[i])
+            add_recurrent(delta_prev, d_projection_rz)
+        if reset_after:  # ∂E/∂A = δ ⊙ dA_factors for the chunk
+            torch.mul(delta[chunk].unsqueeze(2), dA_factors, out=dA[chunk])
     # The sums over time and batch: one GEMM or reduction each.
     TB = T * B
-    dA_flat, d_rec = dA.view(TB, 3 * H), d_rec.view(TB, 3 * H)
-    dy_all = d_rec if ln is None else torch.stack(dys[::-1]).view(TB, 3 * H)
-    h_prev = states[:-1].reshape(TB, H)
-    if after:
-        dW_hh = dy_all.T @ h_prev
+    dA_flat, d_recurrent = dA.view(TB, 3 * H), d_recurrent.view(TB, 3 * H)  # (T·B, 3H)
+    d_projection = d_recurrent if ln is None else torch.stack(d_projections[::-1]).view(TB, 3 * H)
+    h_prev = states[:-1].reshape(TB, H)  # (T·B, H)
+    # A = ... + U h_{t-1} (after) or U_{rz} h_{t-1} and U_n q_t (before)
+    if reset_after:
+        dW_hh = t_matmul(d_projection, h_prev)
     else:
-        dW_hh = torch.empty_like(w_hh)
-        torch.mm(dy_all[:, : 2 * H].T, h_prev, out=dW_hh[: 2 * H])
-        torch.mm(dy_all[:, 2 * H :].T, gates[..., :H].reshape(TB, H) * h_prev, out=dW_hh[2 * H :])
+        q = gates[..., :H].reshape(TB, H) * h_prev  # (T·B, H): q_t = r_t ⊙ h_{t-1}
+        dW_hh = torch.cat(
+            [t_matmul(d_projection[:, : 2 * H], h_prev), t_matmul(d_projection[:, 2 * H :], q)]
+        )
+    # A = ... + b_i (+ b_h before), G = ∂E/∂(U h + b_h) (after)
     db_ih = dA_flat.sum(0) if has_bias or ln is not None else None
-    db_hh = (d_rec.sum(0) if after else db_ih) if has_bias or ln is not None else None
+    db_hh = (d_recurrent.sum(0) if reset_after else db_ih) if has_bias or ln is not None else None
     d_ln = (None,) * 4
-    dxw = dA_flat
+    d_input_projection = dA_flat  # ∂E/∂(W x_t)
     if ln is not None:
-        d_gamma_ih = (dA_flat * xhat_ih.view(TB, -1)).sum(0)
-        d_gamma_hh = (d_rec * xhat_hh.view(TB, -1)).sum(0)
-        d_ln = (d_gamma_ih, db_ih, d_gamma_hh, db_hh)
-        dxw = layer_norm_backward(dA_flat, xhat_ih.view(TB, -1), rstd_ih.view(TB, 1), ln[0])
-    dx = (dxw @ w_ih).view(T, B, -1)
-    dW_ih = dxw.T @ x.reshape(TB, -1)
+        # LN_ih(W x_t) and LN_hh(...): gains from x̂, shifts as the biases
+        d_gain_ih = (dA_flat * xhat_ih.view(TB, -1)).sum(0)
+        d_gain_hh = (d_recurrent * xhat_hh.view(TB, -1)).sum(0)
+        d_ln = (d_gain_ih, db_ih, d_gain_hh, db_hh)
+        d_input_projection = layer_norm_backward(
+            dA_flat, xhat_ih.view(TB, -1), rstd_ih.view(TB, 1), ln[0]
+        )
+    # W x_t
+    dx = linear(d_input_projection, w_ih.T.contiguous()).view(T, B, -1)  # (T, B, I)
+    dW_ih = t_matmul(d_input_projection, x.reshape(TB, -1))
     if not has_bias:
         db_ih = db_hh = None
     return dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA.view(T, B, 3 * H)

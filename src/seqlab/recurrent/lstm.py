@@ -37,12 +37,15 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
 from .base import CellBase, RecurrentBase, layer_norm_shapes
-from .gemm import add_linear_, linear, t_matmul
+from .gemm import add_linear_, addmm, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
 from .trace import TraceKey
 
 PEEPHOLES = (None, "diagonal", "full")
+# Elements of (B, H) per buffer that the backward forms its δ-independent factors for at a
+# time: cache-sized (see lstm_backward).
+_CHUNK_ELEMENTS = 1 << 16
 
 
 def lstm_forward(x, h0, c0, p, peephole, use_ln, mask):
@@ -125,82 +128,93 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask):
     return out, (gates, cells, hidden, tanh_c, (xhat_ih, rstd_ih), ln_hh)
 
 
-def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask):
-    """Hand-derived BPTT. Returns (dx, dh0, dc0, param grads dict, dA, dc per step)."""
+def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_cell_grads):
+    """Hand-derived BPTT. Returns (dx, dh0, dc0, param grads dict, dA, dc per step or None)."""
     gates, cells, hidden, tanh_c, (xhat_ih, rstd_ih), ln_hh = saved
     T, B, _ = x.shape
     H = cells.shape[-1]
     g4 = gates.view(T, B, 4, H)
-    i, f, g, o = g4.unbind(2)  # each (T, B, H)
-    c_prev, c_t = cells[:-1], cells[1:]
     peep = p.get("weight_peephole")
     w_hh_T = p["weight_hh"].T.contiguous()  # (H, 4H): δh_{t-1} = dA_t U = dA_t (Uᵀ)ᵀ
-    # Everything that does not depend on δ, for all steps at once (module docstring); each
-    # line is one pass over (T, B, H), fused with addcmul where it can be.
-    o_tc = hidden[1:] if mask is None and not use_ln else o * tanh_c  # o ⊙ tanh(c_t)
-    P = torch.addcmul(o, o_tc, tanh_c, value=-1.0)  # ∂h_t/∂c_t = o (1 - tanh²(c_t))
-    R = torch.addcmul(o_tc, o_tc, o, value=-1.0)  # ∂h_t/∂A_o = tanh(c_t) o (1 - o)
-    # ∂c_t/∂A_{i,f,g}, laid out (T, 3, B, H) so that δc_t (B, H) broadcasts over the gates
-    Q = x.new_empty(T, 3, B, H)
-    s = g4[:, :, :2].transpose(1, 2)
-    torch.addcmul(s, s, s, value=-1.0, out=Q[:, :2])  # i(1-i), f(1-f)
-    Q[:, 0] *= g
-    Q[:, 1] *= c_prev
-    torch.addcmul(i, i * g, g, value=-1.0, out=Q[:, 2])  # i (1 - g²)
-    # δh at each step starts as the output's gradient; the loop adds the recurrent part.
-    dh_buf = torch.empty_like(c_t)
-    if mask is None:
-        dh_buf.copy_(d_out)
-    else:
+    # The factors of δ that depend on the forward only are formed for a chunk of steps at a
+    # time, in buffers reused across chunks: one pass over all of (T, B, 4H) is memory-bound,
+    # and fresh buffers that large cost page faults (~17 ms per 50 MB here).
+    chunk = max(1, min(T, _CHUNK_ELEMENTS // (B * H)))
+    P = x.new_empty(chunk, B, H)  # ∂h_t/∂c_t = o (1 - tanh²(c_t))
+    R = x.new_empty(chunk, B, H)  # ∂h_t/∂A_o = tanh(c_t) o (1 - o)
+    Q = x.new_empty(chunk, 3, B, H)  # ∂c_t/∂A_{i,f,g}, gates first so δc_t (B, H) broadcasts
+    dA = torch.empty_like(gates)  # (T, B, 4H): ∂E/∂A_t, kept whole for the weight GEMMs
+    dA4 = dA.view(T, B, 4, H)
+    d_cells = torch.empty_like(tanh_c) if keep_cell_grads else None  # ∂E/∂c_t per step
+    d_cln = torch.empty_like(tanh_c) if use_ln else None  # ∂E/∂LN_c(c_t)
+    dA_hh = torch.empty_like(gates) if use_ln else dA  # gradient at U h_{t-1}
+    d_out_s = d_out.unbind(0)
+    if mask is not None:
         # A masked step computes nothing: its new state gets no gradient, and the carried
         # state passes δ through unchanged.
-        P.mul_(mask)
-        R.mul_(mask)
-        Q.mul_(mask.unsqueeze(1))
-        torch.mul(d_out, mask, out=dh_buf)
-        carry = (~mask).to(x.dtype)
-    dA = torch.empty_like(gates)  # (T, B, 4H): ∂E/∂A_t
-    dA4 = dA.view(T, B, 4, H)
-    d_cells = torch.empty_like(c_t)  # ∂E/∂c_t per step
-    d_cln = torch.empty_like(c_t) if use_ln else None  # ∂E/∂LN_c(c_t)
-    dA_hh = torch.empty_like(gates) if use_ln else dA  # gradient at U h_{t-1}
-    # Per-step views made once (indexing in the loop costs as much as a small op).
-    dA_o, dA_ifg = dA4[:, :, 3].unbind(0), dA4[:, :, :3].transpose(1, 2).unbind(0)
-    R_s, P_s, Q_s, f_s = R.unbind(0), P.unbind(0), Q.unbind(0), f.unbind(0)
-    dh_s, dc_s, dAhh_s = dh_buf.unbind(0), d_cells.unbind(0), dA_hh.unbind(0)
-    dh = dh_s[T - 1].add_(d_hT)  # δh_t: carried from step t+1 plus the output at t
+        mask_s, carry_s = mask.unbind(0), (~mask).to(x.dtype).unbind(0)
+    dh = d_out_s[T - 1] + d_hT  # δh_t: from the output at t and from step t+1
+    if mask is not None:
+        dh = torch.addcmul(d_hT, d_out_s[T - 1], mask_s[T - 1])
     dc_carried = d_cT  # δc_t arriving from step t+1
-    for t in range(T - 1, -1, -1):
-        # h_t = o ⊙ tanh(c_t) and o_t = σ(A_o + ...)
-        torch.mul(dh, R_s[t], out=dA_o[t])
-        # c_t feeds h_t through tanh (and LN_c); a masked step's c_t only carries
-        dc = dc_s[t]
-        dc_in = dc_carried if mask is None else dc_carried * mask[t]
-        if use_ln:
-            xh_hh, rs_hh, xh_c, rs_c = (z[t] for z in ln_hh)
-            dcl = torch.mul(dh, P_s[t], out=d_cln[t])
-            torch.add(dc_in, layer_norm_backward(dcl, xh_c, rs_c, p["ln_c_weight"]), out=dc)
-        else:
-            torch.addcmul(dc_in, dh, P_s[t], out=dc)
-        # o_t = σ(A_o + p_o ⊙ c_t)  or  σ(A_o + V_o c_t)
-        if peephole == "diagonal":
-            dc.addcmul_(dA_o[t], peep[2])
-        elif peephole == "full":
-            dc.addmm_(dA_o[t], peep)
-        # c_t = f ⊙ c_{t-1} + i ⊙ g, with i, f, g = σ(A_i), σ(A_f), tanh(A_g)
-        torch.mul(Q_s[t], dc, out=dA_ifg[t])
-        dc_prev = dc * f_s[t]
-        if peephole == "diagonal":  # A_{i,f} + p_{i,f} ⊙ c_{t-1}
-            dc_prev.addcmul_(dA4[t, :, 0], peep[0]).addcmul_(dA4[t, :, 1], peep[1])
-        # A_t = ... + U h_{t-1}  (through LN_hh when layer_norm)
-        below = dh_s[t - 1] if t > 0 else torch.zeros_like(dh)
+    for end in range(T, 0, -chunk):
+        start = max(0, end - chunk)
+        n = end - start
+        i, f, g, o = g4[start:end].unbind(2)  # each (n, B, H)
+        tc, Pc, Rc, Qc = tanh_c[start:end], P[:n], R[:n], Q[:n]
+        o_tc = hidden[start + 1 : end + 1] if mask is None and not use_ln else o * tc
+        torch.addcmul(o, o_tc, tc, value=-1.0, out=Pc)
+        torch.addcmul(o_tc, o_tc, o, value=-1.0, out=Rc)
+        s = g4[start:end, :, :2].transpose(1, 2)  # (n, 2, B, H): i, f
+        torch.addcmul(s, s, s, value=-1.0, out=Qc[:, :2])  # i(1-i), f(1-f)
+        Qc[:, 0] *= g
+        Qc[:, 1] *= cells[start:end]  # c_{t-1}
+        torch.addcmul(i, i * g, g, value=-1.0, out=Qc[:, 2])  # i (1 - g²)
         if mask is not None:
-            below.addcmul_(dh, carry[t])
-            dc_prev.addcmul_(dc_carried, carry[t])
-        if use_ln:
-            dAhh_s[t].copy_(layer_norm_backward(dA[t], xh_hh, rs_hh, p["ln_hh_weight"]))
-        dh = add_linear_(below, dAhh_s[t], w_hh_T)
-        dc_carried = dc_prev
+            m = mask[start:end]  # (n, B, 1)
+            Pc.mul_(m)
+            Rc.mul_(m)
+            Qc.mul_(m.unsqueeze(1))
+        # Per-step views made once per chunk (indexing in the loop costs as much as an op).
+        P_s, R_s, Q_s, f_s = Pc.unbind(0), Rc.unbind(0), Qc.unbind(0), f.unbind(0)
+        dA_o = dA4[start:end, :, 3].unbind(0)
+        dA_ifg = dA4[start:end, :, :3].transpose(1, 2).unbind(0)  # (B, 3, H) as (3, B, H)
+        for k in range(n - 1, -1, -1):
+            t = start + k
+            # h_t = o ⊙ tanh(c_t) and o_t = σ(A_o + ...)
+            torch.mul(dh, R_s[k], out=dA_o[k])
+            # c_t feeds h_t through tanh (and LN_c); a masked step's c_t only carries
+            dc_in = dc_carried if mask is None else dc_carried * mask_s[t]
+            if use_ln:
+                xh_hh, rs_hh, xh_c, rs_c = (z[t] for z in ln_hh)
+                dcl = torch.mul(dh, P_s[k], out=d_cln[t])
+                dc = dc_in + layer_norm_backward(dcl, xh_c, rs_c, p["ln_c_weight"])
+            else:
+                dc = torch.addcmul(dc_in, dh, P_s[k])
+            # o_t = σ(A_o + p_o ⊙ c_t)  or  σ(A_o + V_o c_t)
+            if peephole == "diagonal":
+                dc.addcmul_(dA_o[k], peep[2])
+            elif peephole == "full":
+                dc.addmm_(dA_o[k], peep)
+            if keep_cell_grads:
+                d_cells[t] = dc
+            # c_t = f ⊙ c_{t-1} + i ⊙ g, with i, f, g = σ(A_i), σ(A_f), tanh(A_g)
+            torch.mul(Q_s[k], dc, out=dA_ifg[k])
+            dc_prev = dc * f_s[k]
+            if peephole == "diagonal":  # A_{i,f} + p_{i,f} ⊙ c_{t-1}
+                dc_prev.addcmul_(dA4[t, :, 0], peep[0]).addcmul_(dA4[t, :, 1], peep[1])
+            if use_ln:  # A_t = ... + LN_hh(U h_{t-1})
+                dA_hh[t] = layer_norm_backward(dA[t], xh_hh, rs_hh, p["ln_hh_weight"])
+            # A_t = ... + U h_{t-1}  ->  δh_{t-1} = ∂E/∂y_{t-1} + dA_t U
+            if mask is None:
+                below = d_out_s[t - 1] if t > 0 else None
+            else:
+                below = dh * carry_s[t]
+                dc_prev.addcmul_(dc_carried, carry_s[t])
+                if t > 0:
+                    below.addcmul_(d_out_s[t - 1], mask_s[t - 1])
+            dh = linear(dA_hh[t], w_hh_T) if below is None else addmm(below, dA_hh[t], w_hh_T)
+            dc_carried = dc_prev
 
     # Weight gradients: one GEMM or reduction each over the whole sequence.
     flat = dA.view(T * B, 4 * H)
@@ -221,6 +235,7 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask):
     if p["bias_ih"] is not None:
         grads["bias_ih"] = grads["bias_hh"] = flat.sum(0)
     if peephole == "diagonal":
+        c_prev, c_t = cells[:-1], cells[1:]
         grads["weight_peephole"] = torch.stack(
             [
                 (dA4[:, :, 0] * c_prev).sum((0, 1)),
@@ -229,7 +244,9 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask):
             ]
         )
     elif peephole == "full":
-        grads["weight_peephole"] = dA4[:, :, 3].reshape(T * B, H).T @ c_t.reshape(T * B, H)
+        grads["weight_peephole"] = t_matmul(
+            dA4[:, :, 3].reshape(T * B, H), cells[1:].reshape(T * B, H)
+        )
     return dx, dh, dc_carried, grads, dA, d_cells
 
 
@@ -273,7 +290,7 @@ class LSTMFunction(torch.autograd.Function):
         p = dict(zip(PARAM_ORDER, params, strict=True))
         saved = (*buffers[:4], tuple(buffers[4:6]), tuple(buffers[6:]) if use_ln else None)
         dx, dh0, dc0, grads, dA, d_cells = lstm_backward(
-            d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask
+            d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, trace is not None
         )
         if trace is not None:
             flip = (lambda z: z.flip(0)) if reverse else (lambda z: z)

@@ -21,7 +21,10 @@ vectorised op or one GEMM over the whole sequence.
 tanh through the sigmoid. With s_t = σ(2 A_{z_t}), z_t = 2 s_t - 1, and the recurrence can run
 in s directly: 2 A_{z_t} = 2(W x_t + b - U 1) + 4 U s_{t-1}. The loop is then one GEMM and one
 sigmoid per step (ATen's CPU tanh costs ~7 sigmoids), and z = 2s - 1 is one op afterwards.
+The products go through :mod:`.gemm` (oneDNN for large float32 ones).
 """
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -29,6 +32,7 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
 from .base import CellBase, RecurrentBase
+from .gemm import _onednn, add_linear_, linear, t_matmul
 from .pointwise import use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey
 
@@ -41,10 +45,22 @@ _ACTIVATIONS = {
 }
 
 
+def bind_add_linear_(a: Tensor, w: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+    """``add_linear_(out, a, w)`` as ``f(out, a)`` for a loop over steps shaped like ``a``.
+
+    The choice of path is made here once: :mod:`.gemm` makes it per call, which costs about
+    1.5 µs, a sixth of a whole step at B = 1; on the mm path ``f`` is ``addmm_`` with ``w.T``.
+    """
+    if _onednn(a, w):
+        return lambda out, a: add_linear_(out, a, w)
+    w_t = w.T
+    return lambda out, a: out.addmm_(a, w_t)
+
+
 def _project(x: Tensor, w_ih: Tensor, b_ih, b_hh) -> Tensor:
     """W x_t + b for all steps as one GEMM: (T, B, I) -> (T, B, H)."""
     T, B, _ = x.shape
-    xw = x.reshape(T * B, -1) @ w_ih.T  # (T·B, H)
+    xw = linear(x.reshape(T * B, -1), w_ih)  # (T·B, H)
     if b_ih is not None:
         xw += b_ih + b_hh
     return xw.view(T, B, -1)
@@ -59,19 +75,20 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity):
     if via_sigmoid:
         # Run in s = (z + 1) / 2: 2A = 2(Wx + b - U·1) + 4 U s (module docstring).
         xw = (xw - w_hh.sum(1)).mul_(2.0)
-        U_t = (w_hh * 4.0).T
+        U = w_hh * 4.0
         states[0] = (h0 + 1.0) * 0.5
     else:
-        U_t = w_hh.T
+        U = w_hh
         states[0] = h0
     act = _ACTIVATIONS["sigmoid" if via_sigmoid else nonlinearity]
+    add_recurrent = bind_add_linear_(states[0], U)
     # Per-step views made once: indexing inside the loop costs as much as a small op.
     xs, zs = xw.unbind(0), states.unbind(0)
     for t in range(T):
+        a = add_recurrent(xs[t], zs[t])  # A_{z_t} = W x_t + b + U z_{t-1}, in place, (B, H)
         if mask is None:
-            act(torch.addmm(xs[t], zs[t], U_t, out=zs[t + 1]), out=zs[t + 1])
+            act(a, out=zs[t + 1])  # z_t = φ(A_{z_t})
         else:
-            a = torch.addmm(xs[t], zs[t], U_t)  # (B, H)
             torch.where(mask[t], act(a, out=a), zs[t], out=zs[t + 1])
     if via_sigmoid:
         states.mul_(2.0).sub_(1.0)  # z = 2s - 1
@@ -102,6 +119,7 @@ def rnn_backward(d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bia
     dA = torch.empty_like(deriv)  # (T, B, H): ∂E/∂A_{z_t}
     deltas, derivs, dAs = delta_buf.unbind(0), deriv.unbind(0), dA.unbind(0)
     delta = deltas[T - 1].add_(d_hT)  # δ_{T-1}
+    add_recurrent = bind_add_linear_(delta, w_hh.T.contiguous())  # below += dA_t U
     for t in range(T - 1, -1, -1):
         # z_t = φ(A_{z_t})
         torch.mul(delta, derivs[t], out=dAs[t])
@@ -109,11 +127,12 @@ def rnn_backward(d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bia
         below = deltas[t - 1] if t > 0 else torch.zeros_like(delta)
         if mask is not None:
             below.addcmul_(delta, carry[t])  # masked steps pass δ through
-        delta = below.addmm_(dAs[t], w_hh)
-    dA_flat = dA.view(T * B, -1)
-    dx = (dA_flat @ w_ih).view(T, B, -1)
-    dW_ih = dA_flat.T @ x.reshape(T * B, -1)
-    dW_hh = dA_flat.T @ states[:-1].reshape(T * B, -1)
+        delta = add_recurrent(below, dAs[t])
+    # A_{z_t} = W x_t + U z_{t-1} + b, summed over time and batch: one GEMM or reduction each
+    dA_flat = dA.view(T * B, -1)  # (T·B, H)
+    dx = linear(dA_flat, w_ih.T.contiguous()).view(T, B, -1)  # (T, B, I)
+    dW_ih = t_matmul(dA_flat, x.reshape(T * B, -1))
+    dW_hh = t_matmul(dA_flat, states[:-1].reshape(T * B, -1))
     db = dA_flat.sum(0) if has_bias else None
     return dx, delta, dW_ih, dW_hh, db, dA
 
