@@ -5,6 +5,11 @@ product, the input projection, dx, and the two weight gradients. ``seqlab.recurr
 picks oneDNN past a size threshold because of what this measures.
 
     .venv/bin/python benchmarks/gemm.py [--out benchmarks/results/gemm.json]
+    .venv/bin/python benchmarks/gemm.py --layouts     # oneDNN's time by weight layout
+
+``--layouts`` times oneDNN at one product (64, 512) x (512, 1024) with the weight dense,
+dense transposed, and as a strided slice of a wider buffer: the last falls to oneDNN's
+reference kernel, which is why ``gemm.py`` copies such weights first.
 """
 
 import argparse
@@ -39,10 +44,30 @@ def median_seconds(fn, budget=1.0, min_reps=5):
     return statistics.median(samples)
 
 
+def weight_layouts() -> None:
+    onednn = torch.ops.mkldnn._linear_pointwise
+    M, K, N = 64, 512, 1024
+    a = torch.randn(M, K)
+    weights = {
+        "dense (N, K)": torch.randn(N, K),
+        "dense transposed (K, N).T": torch.randn(K, N).T,
+        "strided slice (N, 2K)[:, :K]": torch.randn(N, 2 * K)[:, :K],
+        "strided slice (2K, N)[:K].T": torch.randn(K, 2 * N)[:, :N].T,
+    }
+    print(f"oneDNN a @ w.T, a ({M}, {K}), w ({N}, {K}) in several layouts")
+    for name, w in weights.items():
+        seconds = median_seconds(lambda w=w: onednn(a, w, None, "none", [], ""), 0.5, 3)
+        print(f"  {name:<32}{seconds * 1e3:>10.3f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "gemm.json"))
+    parser.add_argument("--layouts", action="store_true", help="time oneDNN by weight layout")
     args = parser.parse_args()
+    if args.layouts:
+        weight_layouts()
+        return
     onednn = torch.ops.mkldnn._linear_pointwise
     rows = []
     print(f"{'product':<34}{'mm GF/s':>10}{'oneDNN GF/s':>13}{'speed-up':>10}")

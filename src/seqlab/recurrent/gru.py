@@ -45,9 +45,8 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
 from .base import CellBase, RecurrentBase, layer_norm_shapes
-from .gemm import linear, t_matmul
+from .gemm import bind_add_linear_, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
-from .rnn import bind_add_linear_
 from .trace import GradientTrace, TraceKey
 
 RESETS = ("after", "before")

@@ -24,15 +24,13 @@ sigmoid per step (ATen's CPU tanh costs ~7 sigmoids), and z = 2s - 1 is one op a
 The products go through :mod:`.gemm` (oneDNN for large float32 ones).
 """
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
 from .base import CellBase, RecurrentBase
-from .gemm import _onednn, add_linear_, linear, t_matmul
+from .gemm import bind_add_linear_, linear, t_matmul
 from .pointwise import use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey
 
@@ -43,18 +41,6 @@ _ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "relu": lambda a, out: torch.clamp_min(a, 0.0, out=out),
 }
-
-
-def bind_add_linear_(a: Tensor, w: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
-    """``add_linear_(out, a, w)`` as ``f(out, a)`` for a loop over steps shaped like ``a``.
-
-    The choice of path is made here once: :mod:`.gemm` makes it per call, which costs about
-    1.5 µs, a sixth of a whole step at B = 1; on the mm path ``f`` is ``addmm_`` with ``w.T``.
-    """
-    if _onednn(a, w):
-        return lambda out, a: add_linear_(out, a, w)
-    w_t = w.T
-    return lambda out, a: out.addmm_(a, w_t)
 
 
 def _project(x: Tensor, w_ih: Tensor, b_ih, b_hh) -> Tensor:
