@@ -74,23 +74,27 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset):
     reset_after = reset == "after"
     via_sigmoid = use_sigmoid_tanh(h0)
     n_scale = 2.0 if via_sigmoid else 1.0  # the n rows carry 2 A_n when n runs through σ
-    # The recurrent pre-activations' constant part: b_h (+ LN_hh shift) (- U·1 for the state u).
+    # The recurrent pre-activations' constant part: b_h (+ LN_hh shift) (- U·1 for the state u:
+    # U h = (2U) u - U·1). Layer norm takes U h from h itself: it would magnify the rounding
+    # error of (2U) u - U·1, large against U h while h is near zero, by 1/σ of U h.
     recurrent_bias = w_hh.new_zeros(3 * H) if b_hh is None else b_hh
     if ln is not None:
         recurrent_bias = recurrent_bias + ln[3]
-    state_offset = -w_hh.sum(1) if via_sigmoid else None  # U h = (2U) u - U·1
-    if via_sigmoid and ln is None:
+    u_scale = 2.0 if via_sigmoid and ln is None else 1.0  # U h = (u_scale U) u + offset
+    if u_scale != 1.0:
+        state_offset = -w_hh.sum(1)
         recurrent_bias = recurrent_bias + _rows(state_offset, 1.0, 1.0 if reset_after else 0.0)
     # Added to W x_t: b_i and the constant sums that sit outside r_t ⊙ (...), (3H,)
     input_bias = _rows(recurrent_bias, 1.0, 0.0 if reset_after else 1.0)
     input_bias = input_bias + (0.0 if b_ih is None else b_ih)
     x_flat = x.reshape(T * B, -1)  # (T·B, I)
-    xhat_ih = rstd_ih = None
+    ln_ih = (None,) * 3  # (input, mean, rstd) of LN_ih
     if ln is None:
         gates = linear(x_flat, w_ih).add_(input_bias).view(T, B, 3 * H)  # (T, B, 3H)
     else:
         projection = linear(x_flat, w_ih).view(T, B, 3 * H)  # (T, B, 3H)
-        gates, xhat_ih, rstd_ih = layer_norm(projection, ln[0], ln[1] + input_bias)
+        gates, *stats = layer_norm(projection, ln[0], ln[1] + input_bias)
+        ln_ih = (projection, *stats)
     if reset_after:  # the n slot of gates takes U_n h + b_hn; W_n x_t + b_in moves to candidate
         candidate = gates[..., 2 * H :] * n_scale  # (T, B, H)
         gates[..., 2 * H :] = recurrent_bias[2 * H :] * n_scale
@@ -99,15 +103,14 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset):
     # Recurrent weights with the scales folded in; before, via σ, the loop holds -q (docstring).
     q_sign = -1.0 if via_sigmoid else 1.0
     if reset_after and ln is None:
-        w_recurrent = _rows(w_hh, n_scale, n_scale * n_scale)  # (3H, H)
+        w_recurrent = _rows(w_hh, u_scale, u_scale * n_scale)  # (3H, H)
     elif reset_after:
-        w_recurrent, ln_hh_gain = w_hh * n_scale, _rows(ln[2], 1.0, n_scale)  # (3H, H), (3H,)
+        w_recurrent, ln_hh_gain = w_hh, _rows(ln[2], 1.0, n_scale)  # (3H, H), (3H,)
     else:
-        w_recurrent = w_hh[: 2 * H] * n_scale  # (2H, H): U_{rz}
+        w_recurrent = w_hh[: 2 * H] * u_scale  # (2H, H): U_{rz}
         w_reset_state = w_hh[2 * H :] * (q_sign * (n_scale if ln is None else 1.0))  # (H, H): U_n
         if ln is not None:
             ln_hh_gain, ln_hn_gain = ln[2][: 2 * H], ln[2][2 * H :] * n_scale
-            state_offset = None if state_offset is None else state_offset[: 2 * H]
     add_recurrent = bind_add_linear_(h0, w_recurrent)  # out += U h_{t-1} (or U_{rz} h_{t-1})
     if not reset_after:
         add_reset_state = bind_add_linear_(h0, w_reset_state)  # out += U_n q_t
@@ -115,7 +118,11 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset):
     states = x.new_empty(T + 1, B, H)  # h_t, or u_t in the loop
     states[0] = (h0 + 1.0) * 0.5 if via_sigmoid else h0
     unmasked_state, reset_state = x.new_empty(B, H), x.new_empty(B, H)  # reset_state: q_t or -q_t
-    ln_hh_xhat, ln_hh_rstd = [], []
+    if ln is not None and via_sigmoid:
+        minus_ones, prev_state = torch.full_like(h0, -1.0), x.new_empty(B, H)  # h_{t-1} = 2u - 1
+    # Per step (input, mean, rstd) of LN_hh; before, of its rz part and then its n part. A
+    # list: stacking it would copy (T, B, 3H) into fresh pages, as dear as the norms themselves.
+    ln_hh_steps = []
     # Per-step views made once: indexing inside the loop costs as much as a small op.
     state_steps, candidate_steps = states.unbind(0), candidate.unbind(0)
     recurrent_steps = gates[..., : 3 * H if reset_after else 2 * H].unbind(0)  # take U h_{t-1}
@@ -127,13 +134,13 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset):
         if ln is None:
             add_recurrent(recurrent_steps[t], state)
         else:
+            if via_sigmoid:
+                state = torch.add(minus_ones, state, alpha=2.0, out=prev_state)  # h_{t-1}
             projection = linear(state, w_recurrent)  # (B, 3H) after, (B, 2H) before
-            if state_offset is not None:
-                projection += state_offset
-            normalised, xhat, rstd = layer_norm(projection, ln_hh_gain, recurrent_steps[t])
-            recurrent_steps[t].copy_(normalised)
-            ln_hh_xhat.append(xhat)
-            ln_hh_rstd.append(rstd)
+            state = state_steps[t]
+            normalised, *stats = layer_norm(projection, ln_hh_gain, None)
+            recurrent_steps[t].add_(normalised)
+            ln_hh_steps.append((projection, *stats))  # before: the n part follows below
         rz_steps[t].sigmoid_()  # r_t, z_t
         if reset_after:
             # A_n = W_n x_t + b_in + r_t ⊙ (U_n h_{t-1} + b_hn)
@@ -149,10 +156,9 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset):
                 add_reset_state(candidate_steps[t], reset_state)
             else:
                 projection = linear(reset_state, w_reset_state)  # (B, H)
-                normalised, xhat, rstd = layer_norm(projection, ln_hn_gain, candidate_steps[t])
-                candidate_steps[t].copy_(normalised)
-                ln_hh_xhat.append(xhat)
-                ln_hh_rstd.append(rstd)
+                normalised, *stats = layer_norm(projection, ln_hn_gain, None)
+                candidate_steps[t].add_(normalised)
+                ln_hh_steps[-1] += (projection, *stats)
         activate_candidate(candidate_steps[t])  # n_t (or s_t)
         # h_t = n_t + z_t ⊙ (h_{t-1} - n_t)
         if mask is None:
@@ -165,19 +171,13 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset):
         candidate.mul_(2.0).sub_(1.0)
         if reset_after:
             gates[..., 2 * H :].mul_(0.5)
-    xhat_hh = rstd_hh = None
-    if ln is not None and reset_after:
-        xhat_hh, rstd_hh = torch.stack(ln_hh_xhat), torch.stack(ln_hh_rstd)  # (T, B, 3H), (T, B, 1)
-    elif ln is not None:  # steps alternate rz, n: (T, B, 3H) = [x̂_rz | x̂_n], (T, B, 2)
-        xhat_hh = torch.cat([torch.stack(ln_hh_xhat[0::2]), torch.stack(ln_hh_xhat[1::2])], -1)
-        rstd_hh = torch.cat([torch.stack(ln_hh_rstd[0::2]), torch.stack(ln_hh_rstd[1::2])], -1)
     out = states[1:] if mask is None else states[1:] * mask
-    return out, states, (gates, candidate, xhat_ih, rstd_ih, xhat_hh, rstd_hh)
+    return out, states, (gates, candidate, *ln_ih), ln_hh_steps
 
 
-def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, mask, reset, has_bias):
+def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, reset, has_bias):
     """Hand-derived BPTT; returns (dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA (T, B, 3H))."""
-    gates, candidate, xhat_ih, rstd_ih, xhat_hh, rstd_hh = saved
+    gates, candidate, *ln_ih = saved
     T, B, _ = x.shape
     H = w_hh.shape[1]
     reset_after = reset == "after"
@@ -200,6 +200,7 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, mask, reset, has
     rows = 3 * H if reset_after else 2 * H  # δ_{t-1} += G_t U, or [∂E/∂A_r, ∂E/∂A_z] U_{rz}
     add_recurrent = bind_add_linear_(dA_gates[0, :, :rows], w_hh_t[:, :rows].contiguous())
     d_projections = []  # with layer norm: ∂E/∂ of the recurrent projection before LN_hh
+    d_gain_hh = None if ln is None else torch.zeros_like(ln[2])  # LN_hh's gain, summed per step
     chunk_len = max(1, _CHUNK // (B * H))
     for end in range(T, 0, -chunk_len):
         chunk = slice(max(0, end - chunk_len), end)
@@ -233,7 +234,10 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, mask, reset, has
                 torch.mul(recurrent_factors[i], delta_gate_steps[t], out=d_recurrent_steps[t])
                 d_projection = d_recurrent_steps[t].view(B, 3 * H)  # (B, 3H)
                 if ln is not None:  # LN_hh(U h_{t-1})
-                    d_projection = layer_norm_backward(d_projection, xhat_hh[t], rstd_hh[t], ln[2])
+                    d_projection, d_gain = layer_norm_backward(
+                        d_projection, *ln_steps[t], ln[2], True
+                    )
+                    d_gain_hh += d_gain
                     d_projections.append(d_projection)
                 # δ_{t-1} = ∂E/∂y_{t-1} + δ_t ⊙ z_t + G_t U
                 delta_prev = delta_prev_steps[t].addcmul_(delta_steps[t], carry_steps[i])
@@ -243,18 +247,20 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, mask, reset, has
             torch.mul(recurrent_factors[i], delta_gate_steps[t], out=dA_zn_steps[t])
             d_projection_n = dA_n_steps[t]
             if ln is not None:  # LN_hh[n](U_n q_t)
-                d_projection_n = layer_norm_backward(
-                    d_projection_n, xhat_hh[t, :, 2 * H :], rstd_hh[t, :, 1:], ln[2][2 * H :]
+                d_projection_n, d_gain = layer_norm_backward(
+                    d_projection_n, *ln_steps[t][3:], ln[2][2 * H :], True
                 )
+                d_gain_hh[2 * H :] += d_gain
             # A_n = ... + U_n q_t:  ∂E/∂q_t = ∂E/∂A_n U_n
             d_reset_state = linear(d_projection_n, w_hn_t)
             # q_t = r_t ⊙ h_{t-1}, r_t = σ(A_r)
             torch.mul(d_reset_state, r_factor_steps[i], out=dA_r_steps[t])
             d_projection_rz = dA_rz_steps[t]
             if ln is not None:  # LN_hh[rz](U_{rz} h_{t-1})
-                d_projection_rz = layer_norm_backward(
-                    d_projection_rz, xhat_hh[t, :, : 2 * H], rstd_hh[t, :, :1], ln[2][: 2 * H]
+                d_projection_rz, d_gain = layer_norm_backward(
+                    d_projection_rz, *ln_steps[t][:3], ln[2][: 2 * H], True
                 )
+                d_gain_hh[: 2 * H] += d_gain
                 d_projections.append(torch.cat([d_projection_rz, d_projection_n], -1))
             # δ_{t-1} = ∂E/∂y_{t-1} + δ_t ⊙ z_t + ∂E/∂q_t ⊙ r_t + [∂E/∂A_r, ∂E/∂A_z] U_{rz}
             delta_prev = delta_prev_steps[t].addcmul_(delta_steps[t], carry_steps[i])
@@ -281,13 +287,12 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, mask, reset, has
     d_ln = (None,) * 4
     d_input_projection = dA_flat  # ∂E/∂(W x_t)
     if ln is not None:
-        # LN_ih(W x_t) and LN_hh(...): gains from x̂, shifts as the biases
-        d_gain_ih = (dA_flat * xhat_ih.view(TB, -1)).sum(0)
-        d_gain_hh = (d_recurrent * xhat_hh.view(TB, -1)).sum(0)
-        d_ln = (d_gain_ih, db_ih, d_gain_hh, db_hh)
-        d_input_projection = layer_norm_backward(
-            dA_flat, xhat_ih.view(TB, -1), rstd_ih.view(TB, 1), ln[0]
+        # LN_ih(W x_t): ∂E/∂(W x_t) and the gain's gradient; the shifts' are the biases'
+        d_input_projection, d_gain_ih = layer_norm_backward(
+            dA.view(T, B, 3 * H), *ln_ih, ln[0], True
         )
+        d_input_projection = d_input_projection.view(TB, 3 * H)
+        d_ln = (d_gain_ih, db_ih, d_gain_hh, db_hh)
     # W x_t
     dx = linear(d_input_projection, w_ih.T.contiguous()).view(T, B, -1)  # (T, B, I)
     dW_ih = t_matmul(d_input_projection, x.reshape(TB, -1))
@@ -319,8 +324,11 @@ class GRUFunction(torch.autograd.Function):
         reverse: bool,
     ):
         ln = None if ln_ih_weight is None else (ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias)
-        out, states, saved = gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset)
+        out, states, saved, ln_steps = gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset)
         ctx.save_for_backward(x, w_ih, w_hh, ln_ih_weight, ln_hh_weight, states, mask, *saved)
+        # A list of per-step tensors: it lives as long as the graph, as saved tensors would
+        # with retain_graph.
+        ctx.ln_steps = ln_steps
         ctx.config = (reset, b_ih is not None, trace, key, reverse)
         return out, states[-1]
 
@@ -331,7 +339,7 @@ class GRUFunction(torch.autograd.Function):
         reset, has_bias, trace, key, reverse = ctx.config
         ln = None if ln_ih_weight is None else (ln_ih_weight, None, ln_hh_weight, None)
         dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = gru_backward(
-            d_out, d_hT, x, w_ih, w_hh, ln, states, saved, mask, reset, has_bias
+            d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ctx.ln_steps, mask, reset, has_bias
         )
         if trace is not None:
             trace.add(key, "pre_activation", dA.flip(0) if reverse else dA)

@@ -37,7 +37,7 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
 from .base import CellBase, RecurrentBase, layer_norm_shapes
-from .gemm import add_linear_, addmm, linear, t_matmul
+from .gemm import bind_add_linear_, bind_addmm, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
 from .trace import TraceKey
@@ -58,79 +58,89 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask):
     w_ih, w_hh = p["weight_ih"], p["weight_hh"]
     # W x_t for all steps in one GEMM; this buffer then receives A_t and the activations.
     gates = linear(x.reshape(T * B, -1), w_ih).view(T, B, 4 * H)  # (T, B, 4H)
-    xhat_ih = rstd_ih = None
+    ln_ih = None  # (input, mean, rstd) of LN_ih for the backward
     if use_ln:
-        gates, xhat_ih, rstd_ih = layer_norm(gates, p["ln_ih_weight"], p["ln_ih_bias"])
+        projection = gates
+        gates, *ln_ih = layer_norm(projection, p["ln_ih_weight"], p["ln_ih_bias"])
+        ln_ih = (projection, *ln_ih)
     if p["bias_ih"] is not None:
         gates += p["bias_ih"] + p["bias_hh"]
+    # One sigmoid over i, f, g (and o): the g block carries 2 A_g, since tanh(a) = 2σ(2a) - 1.
+    # The doubling folds into the g rows of U, or of LN_hh's gain and shift.
+    g4 = gates.view(T, B, 4, H)
+    g4[:, :, 2] *= 2.0
+    g_doubled = torch.ones(4, 1, dtype=x.dtype, device=x.device)
+    g_doubled[2] = 2.0
+    if use_ln:
+        U = w_hh
+        ln_hh_gain = (p["ln_hh_weight"].view(4, H) * g_doubled).view(4 * H)
+        ln_hh_shift = (p["ln_hh_bias"].view(4, H) * g_doubled).view(4 * H)
+    else:
+        U = (w_hh.view(4, H, H) * g_doubled.unsqueeze(2)).view(4 * H, H)
+        add_recurrent = bind_add_linear_(h0, U)  # out += U h_{t-1}
+    # tanh(c_t) through the sigmoid on large tensors (pointwise.py); with layer norm the
+    # doubling folds into LN_c's gain and shift.
     via_sigmoid = use_sigmoid_tanh(h0)
-    # One sigmoid over i, f, g: double the g block (tanh(a) = 2σ(2a) - 1). Layer norm adds
-    # its own per-step output to A, so it keeps the separate tanh.
-    fused = via_sigmoid and not use_ln
-    U = w_hh
-    if fused:
-        gates[:, :, 2 * H : 3 * H] *= 2.0
-        U = w_hh.clone()
-        U[2 * H : 3 * H] *= 2.0
+    if use_ln:
+        c_scale = 2.0 if via_sigmoid else 1.0
+        ln_c_gain, ln_c_shift = p["ln_c_weight"] * c_scale, p["ln_c_bias"] * c_scale
     cells = x.new_empty(T + 1, B, H)  # carried c_t, cells[0] = c_0
     hidden = x.new_empty(T + 1, B, H)  # carried h_t, hidden[0] = h_0
     tanh_c = x.new_empty(T, B, H)  # tanh(c_t) (of LN_c(c_t)): ATen's tanh is dear to redo
     cells[0], hidden[0] = c0, h0
-    ln_hh = [] if use_ln else None  # per step (x_hat, rstd) of LN_hh and LN_c
+    ln_steps = [] if use_ln else None  # per step (input, mean, rstd) of LN_hh, then of LN_c
     peep = p.get("weight_peephole")
+    if peephole == "full":
+        add_peephole = bind_add_linear_(h0, peep)  # out += V_o c_t
     # Per-step views made once: indexing inside the loop costs as much as a small op.
-    g4 = gates.view(T, B, 4, H)
     i_s, f_s, g_s, o_s = (g4[:, :, k].unbind(0) for k in range(4))
     # (B, 2, H) blocks i, f, for the diagonal peephole
     if_s = g4[:, :, :2].unbind(0) if peephole == "diagonal" else None
-    o_apart = not fused or peephole is not None  # o needs c_t first, or a separate sigmoid
     a_s, hs, cs, tcs = gates.unbind(0), hidden.unbind(0), cells.unbind(0), tanh_c.unbind(0)
-    sig_s = gates[:, :, : (3 if fused else 2) * H].unbind(0) if o_apart else a_s
+    # o needs c_t first with a peephole; else one sigmoid takes all four gates
+    sig_s = gates[:, :, : 3 * H].unbind(0) if peephole is not None else a_s
     for t in range(T):
         h, c, a = hs[t], cs[t], a_s[t]
         if use_ln:
-            uh, xh_hh, rs_hh = layer_norm(linear(h, U), p["ln_hh_weight"], p["ln_hh_bias"])
+            recurrent = linear(h, U)  # (B, 4H)
+            uh, mean_hh, rstd_hh = layer_norm(recurrent, ln_hh_gain, ln_hh_shift)
             a.add_(uh)
         else:
-            add_linear_(a, h, U)  # A_t = W x_t + b + U h_{t-1}
+            add_recurrent(a, h)  # A_t = W x_t + b + U h_{t-1}
         if peephole == "diagonal":
             if_s[t].addcmul_(peep[:2], c.unsqueeze(1))  # A_{i,f} + p_{i,f} ⊙ c_{t-1}
-        torch.sigmoid(sig_s[t], out=sig_s[t])
+        sig_s[t].sigmoid_()
         i, f, g, o = i_s[t], f_s[t], g_s[t], o_s[t]
         c_new = cs[t + 1] if mask is None else torch.empty_like(c)
-        torch.mul(f, c, out=c_new)  # c_t = f ⊙ c_{t-1} + i ⊙ g
-        if fused:  # g holds σ(2 A_g) for now: i ⊙ tanh(A_g) = 2 i ⊙ g - i
-            c_new.addcmul_(i, g, value=2.0).sub_(i)
-        else:
-            c_new.addcmul_(i, torch.tanh(g, out=g))
+        # c_t = f ⊙ c_{t-1} + i ⊙ tanh(A_g), where g holds σ(2 A_g) for now:
+        # i ⊙ tanh(A_g) = 2 i ⊙ g - i
+        torch.mul(f, c, out=c_new).addcmul_(i, g, value=2.0).sub_(i)
         if peephole == "diagonal":
-            o.addcmul_(peep[2], c_new)
+            o.addcmul_(peep[2], c_new).sigmoid_()  # o_t = σ(A_o + p_o ⊙ c_t)
         elif peephole == "full":
-            o.addmm_(c_new, peep.T)
-        if o_apart:
-            torch.sigmoid(o, out=o)
+            add_peephole(o, c_new).sigmoid_()  # o_t = σ(A_o + V_o c_t)
+        tc = tcs[t]
         if use_ln:
-            c_ln, xh_c, rs_c = layer_norm(c_new, p["ln_c_weight"], p["ln_c_bias"])
-            tc = pointwise_tanh(c_ln, via_sigmoid, out=tcs[t])
-            ln_hh.append((xh_hh, rs_hh, xh_c, rs_c))
+            c_ln, mean_c, rstd_c = layer_norm(c_new, ln_c_gain, ln_c_shift)  # (× 2: c_scale)
+            ln_steps.append((recurrent, mean_hh, rstd_hh, c_new, mean_c, rstd_c))
+            pointwise_tanh(c_ln, via_sigmoid, out=tc, doubled=True)
         else:
-            tc = pointwise_tanh(c_new, via_sigmoid, out=tcs[t])
+            pointwise_tanh(c_new, via_sigmoid, out=tc)
         if mask is None:
             torch.mul(o, tc, out=hs[t + 1])  # h_t = o ⊙ tanh(c_t)
         else:
             torch.where(mask[t], c_new, c, out=cs[t + 1])
             torch.where(mask[t], o * tc, h, out=hs[t + 1])
-    if fused:
-        g4[:, :, 2].mul_(2.0).sub_(1.0)  # the saved g is tanh(A_g) in every path
+    g4[:, :, 2].mul_(2.0).sub_(1.0)  # the saved g is tanh(A_g) = 2σ(2 A_g) - 1
     out = hidden[1:] if mask is None else hidden[1:] * mask
-    if use_ln:
-        ln_hh = tuple(torch.stack(z) for z in zip(*ln_hh, strict=True))
-    return out, (gates, cells, hidden, tanh_c, (xhat_ih, rstd_ih), ln_hh)
+    # ln_steps stays a list: stacking it would copy ~(T, B, 5H) into fresh pages, which on
+    # CPU costs as much as the layer norms themselves.
+    return out, (gates, cells, hidden, tanh_c, ln_ih, ln_steps)
 
 
 def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_cell_grads):
     """Hand-derived BPTT. Returns (dx, dh0, dc0, param grads dict, dA, dc per step or None)."""
-    gates, cells, hidden, tanh_c, (xhat_ih, rstd_ih), ln_hh = saved
+    gates, cells, hidden, tanh_c, ln_ih, ln_steps = saved
     T, B, _ = x.shape
     H = cells.shape[-1]
     g4 = gates.view(T, B, 4, H)
@@ -149,10 +159,18 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
     d_cln = torch.empty_like(tanh_c) if use_ln else None  # ∂E/∂LN_c(c_t)
     dA_hh = torch.empty_like(gates) if use_ln else dA  # gradient at U h_{t-1}
     d_out_s = d_out.unbind(0)
+    d_out_prev = (torch.zeros_like(d_hT), *d_out_s[:-1])  # ∂E/∂y_{t-1}, zero before t = 0
+    dA_hh_s = dA_hh.unbind(0)
+    add_recurrent = bind_addmm(dA_hh_s[0], w_hh_T)  # f(below, dA_t) = below + dA_t U
+    if use_ln:  # the gains' gradients, summed step by step
+        d_ln_hh_gain, d_ln_c_gain = torch.zeros_like(gates[0, 0]), torch.zeros_like(cells[0, 0])
+    if peephole == "diagonal":
+        dA_if_s = dA4[:, :, :2].unbind(0)  # (B, 2, H) blocks of ∂E/∂A_{i,f}
     if mask is not None:
         # A masked step computes nothing: its new state gets no gradient, and the carried
         # state passes δ through unchanged.
         mask_s, carry_s = mask.unbind(0), (~mask).to(x.dtype).unbind(0)
+        mask_prev = (mask_s[0], *mask_s[:-1])
     dh = d_out_s[T - 1] + d_hT  # δh_t: from the output at t and from step t+1
     if mask is not None:
         dh = torch.addcmul(d_hT, d_out_s[T - 1], mask_s[T - 1])
@@ -185,10 +203,11 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
             torch.mul(dh, R_s[k], out=dA_o[k])
             # c_t feeds h_t through tanh (and LN_c); a masked step's c_t only carries
             dc_in = dc_carried if mask is None else dc_carried * mask_s[t]
-            if use_ln:
-                xh_hh, rs_hh, xh_c, rs_c = (z[t] for z in ln_hh)
+            if use_ln:  # ... and tanh(LN_c(c_t))
                 dcl = torch.mul(dh, P_s[k], out=d_cln[t])
-                dc = dc_in + layer_norm_backward(dcl, xh_c, rs_c, p["ln_c_weight"])
+                dc, d_gain = layer_norm_backward(dcl, *ln_steps[t][3:], p["ln_c_weight"], True)
+                dc += dc_in
+                d_ln_c_gain += d_gain
             else:
                 dc = torch.addcmul(dc_in, dh, P_s[k])
             # o_t = σ(A_o + p_o ⊙ c_t)  or  σ(A_o + V_o c_t)
@@ -202,18 +221,20 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
             torch.mul(Q_s[k], dc, out=dA_ifg[k])
             dc_prev = dc * f_s[k]
             if peephole == "diagonal":  # A_{i,f} + p_{i,f} ⊙ c_{t-1}
-                dc_prev.addcmul_(dA4[t, :, 0], peep[0]).addcmul_(dA4[t, :, 1], peep[1])
+                dc_prev += (dA_if_s[t] * peep[:2]).sum(1)
             if use_ln:  # A_t = ... + LN_hh(U h_{t-1})
-                dA_hh[t] = layer_norm_backward(dA[t], xh_hh, rs_hh, p["ln_hh_weight"])
+                d_recurrent, d_gain = layer_norm_backward(
+                    dA[t], *ln_steps[t][:3], p["ln_hh_weight"], True
+                )
+                dA_hh_s[t].copy_(d_recurrent)
+                d_ln_hh_gain += d_gain
             # A_t = ... + U h_{t-1}  ->  δh_{t-1} = ∂E/∂y_{t-1} + dA_t U
             if mask is None:
-                below = d_out_s[t - 1] if t > 0 else None
+                below = d_out_prev[t]
             else:
-                below = dh * carry_s[t]
+                below = torch.addcmul(d_out_prev[t] * mask_prev[t], dh, carry_s[t])
                 dc_prev.addcmul_(dc_carried, carry_s[t])
-                if t > 0:
-                    below.addcmul_(d_out_s[t - 1], mask_s[t - 1])
-            dh = linear(dA_hh[t], w_hh_T) if below is None else addmm(below, dA_hh[t], w_hh_T)
+            dh = add_recurrent(below, dA_hh_s[t])
             dc_carried = dc_prev
 
     # Weight gradients: one GEMM or reduction each over the whole sequence.
@@ -221,15 +242,12 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
     grads = {"weight_hh": t_matmul(dA_hh.view(T * B, -1), hidden[:-1].reshape(T * B, H))}
     d_proj = flat
     if use_ln:
-        d_proj = layer_norm_backward(dA, xhat_ih, rstd_ih, p["ln_ih_weight"]).view(T * B, -1)
-        grads |= {
-            "ln_ih_weight": (flat * xhat_ih.view(T * B, -1)).sum(0),
-            "ln_ih_bias": flat.sum(0),
-            "ln_hh_weight": (flat * ln_hh[0].view(T * B, -1)).sum(0),
-            "ln_hh_bias": flat.sum(0),
-            "ln_c_weight": (d_cln * ln_hh[2]).sum((0, 1)),
-            "ln_c_bias": d_cln.sum((0, 1)),
-        }
+        # A_t = LN_ih(W x_t) + LN_hh(U h_{t-1}) + b: both LNs receive ∂E/∂A_t
+        d_proj, grads["ln_ih_weight"] = layer_norm_backward(dA, *ln_ih, p["ln_ih_weight"], True)
+        d_proj = d_proj.view(T * B, -1)
+        grads["ln_ih_bias"] = grads["ln_hh_bias"] = flat.sum(0)
+        grads["ln_hh_weight"], grads["ln_c_weight"] = d_ln_hh_gain, d_ln_c_gain
+        grads["ln_c_bias"] = d_cln.sum((0, 1))
     grads["weight_ih"] = t_matmul(d_proj, x.reshape(T * B, -1))
     dx = linear(d_proj, p["weight_ih"].T.contiguous()).view(T, B, -1)
     if p["bias_ih"] is not None:
@@ -273,11 +291,14 @@ class LSTMFunction(torch.autograd.Function):
         *params, mask, peephole, use_ln, trace, key, reverse = args
         p = dict(zip(PARAM_ORDER, params, strict=True))
         out, saved = lstm_forward(x, h0, c0, p, peephole, use_ln, mask)
-        gates, cells, hidden, tanh_c, ln_ih, ln_hh = saved
+        gates, cells, hidden, tanh_c, ln_ih, ln_steps = saved
         # Intermediate buffers go through save_for_backward too, so autograd frees them.
         ctx.save_for_backward(
-            x, mask, *params, gates, cells, hidden, tanh_c, *ln_ih, *(ln_hh or (None,) * 4)
+            x, mask, *params, gates, cells, hidden, tanh_c, *(ln_ih or (None,) * 3)
         )
+        # A list of per-step tensors: it lives as long as the graph, as saved tensors would
+        # with retain_graph.
+        ctx.ln_steps = ln_steps
         ctx.config = (peephole, use_ln, trace, key, reverse)
         return out, hidden[-1], cells[-1]
 
@@ -288,7 +309,8 @@ class LSTMFunction(torch.autograd.Function):
         params, buffers = rest[: len(PARAM_ORDER)], rest[len(PARAM_ORDER) :]
         peephole, use_ln, trace, key, reverse = ctx.config
         p = dict(zip(PARAM_ORDER, params, strict=True))
-        saved = (*buffers[:4], tuple(buffers[4:6]), tuple(buffers[6:]) if use_ln else None)
+        ln_ih = tuple(buffers[4:7]) if use_ln else None
+        saved = (*buffers[:4], ln_ih, ctx.ln_steps)
         dx, dh0, dc0, grads, dA, d_cells = lstm_backward(
             d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, trace is not None
         )
