@@ -21,6 +21,7 @@ on a shared machine hits all of them alike. Results go to a table on stdout and 
 
     .venv/bin/python benchmarks/recurrent.py --quick            # smoke test, < 1 minute
     .venv/bin/python benchmarks/recurrent.py --families RNN --modes train --skip-loop
+    python benchmarks/recurrent.py --device cuda                # on a GPU: torch.nn is cuDNN
 """
 
 import argparse
@@ -52,6 +53,7 @@ VARIANT_CONFIG = (64, 100, 128, 512, 1)
 QUICK_CONFIGS = [(4, 12, 8, 16, 1), (2, 30, 8, 16, 2)]
 QUICK_VARIANT_CONFIG = (4, 12, 8, 16, 1)
 MODES = ("train", "infer")
+DEVICE = torch.device("cpu")  # set from --device
 RESULTS = Path(__file__).resolve().parent / "results"
 TOLERANCE = 1e-4  # max |difference| of outputs between columns before a warning
 VARIANTS = {  # options torch.nn lacks, timed against their autograd loop
@@ -130,10 +132,12 @@ def loop_column(family: str, module: nn.Module, variant: dict) -> Column:
 def torch_nn_columns(family: str, I: int, H: int, L: int, skip_loop: bool) -> dict:
     """torch.nn, and seqlab's backends and loop with torch.nn's weights copied in."""
     torch.manual_seed(0)
-    torch_module = getattr(nn, family)(I, H, L, batch_first=True)
+    torch_module = getattr(nn, family)(I, H, L, batch_first=True, device=DEVICE)
     modules = {"torch.nn": torch_module}
     for backend in ("seqlab", "auto"):
-        modules[backend] = getattr(seqlab, family)(I, H, L, batch_first=True, backend=backend)
+        modules[backend] = getattr(seqlab, family)(
+            I, H, L, batch_first=True, backend=backend, device=DEVICE
+        )
         modules[backend].load_state_dict(torch_module.state_dict())
     columns = {name: module_column(module) for name, module in modules.items()}
     if not skip_loop:
@@ -142,17 +146,21 @@ def torch_nn_columns(family: str, I: int, H: int, L: int, skip_loop: bool) -> di
 
 
 def make_call(column: Column, x: Tensor, grad_out: Tensor, mode: str) -> Callable[[], None]:
-    """One timed call: forward only, or forward and backward of (out * grad_out).sum()."""
+    """One timed call: forward only, or forward and backward of (out * grad_out).sum();
+    on a GPU it waits for the device to finish."""
     forward, params = column
-    if mode == "infer":
+    inputs = [x, *params]
+    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
 
-        def call() -> None:
+    def call() -> None:
+        if mode == "infer":
             with torch.inference_mode():
                 forward(x)
+        else:
+            torch.autograd.grad(forward(x), inputs, grad_out)
+        sync()
 
-        return call
-    inputs = [x, *params]
-    return lambda: torch.autograd.grad(forward(x), inputs, grad_out)
+    return call
 
 
 def time_calls(calls: dict[str, Callable[[], None]], timing: Timing) -> dict[str, dict]:
@@ -200,7 +208,8 @@ def max_differences(columns: dict[str, Column], x: Tensor, against: str, where: 
 
 def inputs_for(B: int, T: int, I: int, H: int) -> tuple[Tensor, Tensor]:
     torch.manual_seed(0)
-    return torch.randn(B, T, I, requires_grad=True), torch.randn(B, T, H)  # x, grad_out
+    x = torch.randn(B, T, I, device=DEVICE, requires_grad=True)
+    return x, torch.randn(B, T, H, device=DEVICE)  # x, grad_out
 
 
 def _ms(cell: dict) -> str:
@@ -254,7 +263,7 @@ def bench_variants(family: str, config, modes, timing: Timing):
         torch.manual_seed(0)
         try:
             cls = getattr(seqlab, family)
-            module = cls(I, H, L, batch_first=True, backend="seqlab", **variant)
+            module = cls(I, H, L, batch_first=True, backend="seqlab", device=DEVICE, **variant)
         except (TypeError, seqlab.SeqlabError) as error:
             print(f"note: seqlab.{family}({label}) cannot be built yet ({error}); skipped")
             continue
@@ -285,6 +294,8 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "processor": platform.processor(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "device": str(DEVICE),
+        "device_name": torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "cpu",
     }
 
 
@@ -297,11 +308,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--budget", type=float, help="seconds of timed calls per cell (2; 0.05)")
     parser.add_argument("--out", type=Path, help="JSON results (results/recurrent[-quick].json)")
     parser.add_argument("--markdown", type=Path, help="also write the tables here as Markdown")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
+    global DEVICE
     args = parse_args(argv)
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible to torch")
     if args.quick:
         timing = Timing(args.budget or 0.05, warmup=1, min_reps=3, max_reps=5)
         configs, variant_config = QUICK_CONFIGS, QUICK_VARIANT_CONFIG
@@ -311,7 +327,8 @@ def main(argv=None) -> None:
     info = machine_info()
     machine = (
         f"torch {info['torch']}, {info['threads']} threads, {info['cpu_count']} CPUs, "
-        f"{info['platform']}, {info['date']}; float32, batch_first, {timing.budget_s:g} s per cell"
+        f"{info['platform']}, {info['date']}; device {info['device_name']}; float32, "
+        f"batch_first, {timing.budget_s:g} s per cell"
     )
     print(machine)
     started = time.perf_counter()
@@ -334,7 +351,8 @@ def main(argv=None) -> None:
     settings = vars(args) | {"timing": vars(timing), "elapsed_s": elapsed}
     payload = {"machine": info, "settings": settings, "results": results, "variants": variants}
     if args.out is None:  # a smoke test never overwrites the real results
-        args.out = RESULTS / ("recurrent-quick.json" if args.quick else "recurrent.json")
+        suffix = ("-cuda" if DEVICE.type == "cuda" else "") + ("-quick" if args.quick else "")
+        args.out = RESULTS / f"recurrent{suffix}.json"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     print(f"wrote {args.out}")

@@ -69,7 +69,7 @@ def test_gradcheck(reset, layer_norm):
 
     def f(x, h0, *tensors):
         ln = tensors[4:] if layer_norm else (None,) * 4
-        return GRUFunction.apply(x, h0, *tensors[:4], *ln, mask, reset, None, None, False)
+        return GRUFunction.apply(x, h0, *tensors[:4], *ln, mask, reset, None, None, False, True)
 
     assert torch.autograd.gradcheck(f, (x, h0, *(p[n] for n in names)))
 

@@ -58,7 +58,9 @@ def test_gradcheck(peephole, layer_norm):
     args = [params.get(n) for n in PARAM_ORDER]
 
     def f(x, h0, c0, *ps):
-        return LSTMFunction.apply(x, h0, c0, *ps, mask, peephole, layer_norm, None, None, False)
+        return LSTMFunction.apply(
+            x, h0, c0, *ps, mask, peephole, layer_norm, None, None, False, True
+        )
 
     present = [a for a in args if a is not None]
 

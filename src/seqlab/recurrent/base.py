@@ -58,6 +58,12 @@ def _check_dtype_device(name: str, t: Tensor, like: Tensor) -> None:
         )
 
 
+def needs_grad(*tensors: Tensor | None) -> bool:
+    """Whether autograd will want a backward through a Function applied to ``tensors``; the
+    kernels skip what only their backward reads when it won't (inference)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
 def layer_norm_shapes(gates: int, hidden_size: int, cell: bool) -> dict[str, tuple[int, ...]]:
     """Parameters of the layer-norm variant: input and recurrent projections, and the cell."""
     shapes = {

@@ -44,7 +44,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
-from .base import CellBase, RecurrentBase, layer_norm_shapes
+from .base import CellBase, RecurrentBase, layer_norm_shapes, needs_grad
 from .gemm import bind_add_linear_, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey
@@ -62,8 +62,9 @@ def _rows(v: Tensor, rz: float, n: float) -> Tensor:
     return torch.cat([v[: 2 * H] * rz, v[2 * H :] * n])
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset):
+def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward=True):
     """Runs the sequence; ``ln`` is None or (ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias).
+    ``needs_backward=False`` skips what only the backward reads.
 
     Returns (out (T, B, H), states (T+1, B, H) with states[0] = h_0, and what the backward needs:
     gates (T, B, 3H) = [r, z, U_n h + b_hn] (after) or [r, z, n] (before), candidate (T, B, H)
@@ -168,9 +169,10 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset):
             torch.where(mask[t], unmasked_state, state, out=state_steps[t + 1])
     if via_sigmoid:  # back from the loop's scaled quantities: h = 2u - 1, n = 2s - 1, U_n h + b_hn
         states.mul_(2.0).sub_(1.0)
-        candidate.mul_(2.0).sub_(1.0)
-        if reset_after:
-            gates[..., 2 * H :].mul_(0.5)
+        if needs_backward:
+            candidate.mul_(2.0).sub_(1.0)
+            if reset_after:
+                gates[..., 2 * H :].mul_(0.5)
     out = states[1:] if mask is None else states[1:] * mask
     return out, states, (gates, candidate, *ln_ih), ln_hh_steps
 
@@ -199,8 +201,12 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
     w_hn_t = w_hh_t[:, 2 * H :].contiguous()
     rows = 3 * H if reset_after else 2 * H  # δ_{t-1} += G_t U, or [∂E/∂A_r, ∂E/∂A_z] U_{rz}
     add_recurrent = bind_add_linear_(dA_gates[0, :, :rows], w_hh_t[:, :rows].contiguous())
-    d_projections = []  # with layer norm: ∂E/∂ of the recurrent projection before LN_hh
-    d_gain_hh = None if ln is None else torch.zeros_like(ln[2])  # LN_hh's gain, summed per step
+    # With layer norm: ∂E/∂ of the recurrent projection before LN_hh, per step; after, it
+    # replaces G_t in d_recurrent once G_t is used (∂E/∂b_h = Σ G_t is summed on the way).
+    # LN_hh's gain and (after) shift gradients are summed step by step.
+    if ln is not None:
+        d_projection_all = d_recurrent if reset_after else x.new_empty(T, B, 3 * H)
+        d_gain_hh, d_shift_hh = torch.zeros_like(ln[2]), torch.zeros_like(ln[2])
     chunk_len = max(1, _CHUNK // (B * H))
     for end in range(T, 0, -chunk_len):
         chunk = slice(max(0, end - chunk_len), end)
@@ -234,11 +240,13 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
                 torch.mul(recurrent_factors[i], delta_gate_steps[t], out=d_recurrent_steps[t])
                 d_projection = d_recurrent_steps[t].view(B, 3 * H)  # (B, 3H)
                 if ln is not None:  # LN_hh(U h_{t-1})
-                    d_projection, d_gain = layer_norm_backward(
-                        d_projection, *ln_steps[t], ln[2], True
+                    d_normalised = d_projection
+                    d_projection, d_gain, d_shift = layer_norm_backward(
+                        d_normalised, *ln_steps[t], ln[2], True
                     )
                     d_gain_hh += d_gain
-                    d_projections.append(d_projection)
+                    d_shift_hh += d_shift
+                    d_projection = d_normalised.copy_(d_projection)
                 # δ_{t-1} = ∂E/∂y_{t-1} + δ_t ⊙ z_t + G_t U
                 delta_prev = delta_prev_steps[t].addcmul_(delta_steps[t], carry_steps[i])
                 add_recurrent(delta_prev, d_projection)
@@ -247,21 +255,22 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
             torch.mul(recurrent_factors[i], delta_gate_steps[t], out=dA_zn_steps[t])
             d_projection_n = dA_n_steps[t]
             if ln is not None:  # LN_hh[n](U_n q_t)
-                d_projection_n, d_gain = layer_norm_backward(
+                d_projection_n, d_gain, _ = layer_norm_backward(
                     d_projection_n, *ln_steps[t][3:], ln[2][2 * H :], True
                 )
                 d_gain_hh[2 * H :] += d_gain
+                d_projection_all[t, :, 2 * H :] = d_projection_n
             # A_n = ... + U_n q_t:  ∂E/∂q_t = ∂E/∂A_n U_n
             d_reset_state = linear(d_projection_n, w_hn_t)
             # q_t = r_t ⊙ h_{t-1}, r_t = σ(A_r)
             torch.mul(d_reset_state, r_factor_steps[i], out=dA_r_steps[t])
             d_projection_rz = dA_rz_steps[t]
             if ln is not None:  # LN_hh[rz](U_{rz} h_{t-1})
-                d_projection_rz, d_gain = layer_norm_backward(
+                d_projection_rz, d_gain, _ = layer_norm_backward(
                     d_projection_rz, *ln_steps[t][:3], ln[2][: 2 * H], True
                 )
                 d_gain_hh[: 2 * H] += d_gain
-                d_projections.append(torch.cat([d_projection_rz, d_projection_n], -1))
+                d_projection_all[t, :, : 2 * H] = d_projection_rz
             # δ_{t-1} = ∂E/∂y_{t-1} + δ_t ⊙ z_t + ∂E/∂q_t ⊙ r_t + [∂E/∂A_r, ∂E/∂A_z] U_{rz}
             delta_prev = delta_prev_steps[t].addcmul_(delta_steps[t], carry_steps[i])
             delta_prev.addcmul_(d_reset_state, reset_steps[i])
@@ -270,8 +279,8 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
             torch.mul(delta[chunk].unsqueeze(2), dA_factors, out=dA[chunk])
     # The sums over time and batch: one GEMM or reduction each.
     TB = T * B
-    dA_flat, d_recurrent = dA.view(TB, 3 * H), d_recurrent.view(TB, 3 * H)  # (T·B, 3H)
-    d_projection = d_recurrent if ln is None else torch.stack(d_projections[::-1]).view(TB, 3 * H)
+    dA_flat = dA.view(TB, 3 * H)  # (T·B, 3H)
+    d_projection = (d_recurrent if ln is None else d_projection_all).view(TB, 3 * H)
     h_prev = states[:-1].reshape(TB, H)  # (T·B, H)
     # A = ... + U h_{t-1} (after) or U_{rz} h_{t-1} and U_n q_t (before)
     if reset_after:
@@ -283,12 +292,17 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
         )
     # A = ... + b_i (+ b_h before), G = ∂E/∂(U h + b_h) (after)
     db_ih = dA_flat.sum(0) if has_bias or ln is not None else None
-    db_hh = (d_recurrent.sum(0) if reset_after else db_ih) if has_bias or ln is not None else None
+    if not reset_after:
+        db_hh = db_ih
+    elif ln is not None:
+        db_hh = d_shift_hh
+    else:
+        db_hh = d_recurrent.view(TB, 3 * H).sum(0) if has_bias else None
     d_ln = (None,) * 4
     d_input_projection = dA_flat  # ∂E/∂(W x_t)
     if ln is not None:
         # LN_ih(W x_t): ∂E/∂(W x_t) and the gain's gradient; the shifts' are the biases'
-        d_input_projection, d_gain_ih = layer_norm_backward(
+        d_input_projection, d_gain_ih, _ = layer_norm_backward(
             dA.view(T, B, 3 * H), *ln_ih, ln[0], True
         )
         d_input_projection = d_input_projection.view(TB, 3 * H)
@@ -322,9 +336,12 @@ class GRUFunction(torch.autograd.Function):
         trace: GradientTrace | None,
         key: TraceKey | None,
         reverse: bool,
+        needs_backward: bool,
     ):
         ln = None if ln_ih_weight is None else (ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias)
-        out, states, saved, ln_steps = gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset)
+        out, states, saved, ln_steps = gru_forward(
+            x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward
+        )
         ctx.save_for_backward(x, w_ih, w_hh, ln_ih_weight, ln_hh_weight, states, mask, *saved)
         # A list of per-step tensors: it lives as long as the graph, as saved tensors would
         # with retain_graph.
@@ -343,7 +360,7 @@ class GRUFunction(torch.autograd.Function):
         )
         if trace is not None:
             trace.add(key, "pre_activation", dA.flip(0) if reverse else dA)
-        return dx, dh0, dW_ih, dW_hh, db_ih, db_hh, *d_ln, None, None, None, None, None
+        return dx, dh0, dW_ih, dW_hh, db_ih, db_hh, *d_ln, *(None,) * 6
 
 
 def run_gru_layer(
@@ -355,7 +372,8 @@ def run_gru_layer(
         mask = None if mask is None else mask.flip(0)
     names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") + (LN_NAMES if layer_norm else ())
     tensors = [params[name] for name in names] + [None] * (0 if layer_norm else 4)
-    out, hT = GRUFunction.apply(x, h0, *tensors, mask, reset, trace, key, reverse)
+    needs_backward = needs_grad(x, h0, *tensors)
+    out, hT = GRUFunction.apply(x, h0, *tensors, mask, reset, trace, key, reverse, needs_backward)
     return (out.flip(0) if reverse else out), hT
 
 

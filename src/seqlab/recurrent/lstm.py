@@ -36,7 +36,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
-from .base import CellBase, RecurrentBase, layer_norm_shapes
+from .base import CellBase, RecurrentBase, layer_norm_shapes, needs_grad
 from .gemm import bind_add_linear_, bind_addmm, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
@@ -48,8 +48,9 @@ PEEPHOLES = (None, "diagonal", "full")
 _CHUNK_ELEMENTS = 1 << 16
 
 
-def lstm_forward(x, h0, c0, p, peephole, use_ln, mask):
-    """Returns (out, saved) where saved holds what the backward needs (see lstm_backward).
+def lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward=True):
+    """Returns (out, saved) where saved holds what the backward needs (see lstm_backward);
+    ``needs_backward=False`` skips what only the backward reads.
 
     ``p``: dict of the layer's tensors (names without the ``_l{k}`` suffix).
     """
@@ -131,7 +132,8 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask):
         else:
             torch.where(mask[t], c_new, c, out=cs[t + 1])
             torch.where(mask[t], o * tc, h, out=hs[t + 1])
-    g4[:, :, 2].mul_(2.0).sub_(1.0)  # the saved g is tanh(A_g) = 2σ(2 A_g) - 1
+    if needs_backward:
+        g4[:, :, 2].mul_(2.0).sub_(1.0)  # the saved g is tanh(A_g) = 2σ(2 A_g) - 1
     out = hidden[1:] if mask is None else hidden[1:] * mask
     # ln_steps stays a list: stacking it would copy ~(T, B, 5H) into fresh pages, which on
     # CPU costs as much as the layer norms themselves.
@@ -205,7 +207,7 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
             dc_in = dc_carried if mask is None else dc_carried * mask_s[t]
             if use_ln:  # ... and tanh(LN_c(c_t))
                 dcl = torch.mul(dh, P_s[k], out=d_cln[t])
-                dc, d_gain = layer_norm_backward(dcl, *ln_steps[t][3:], p["ln_c_weight"], True)
+                dc, d_gain, _ = layer_norm_backward(dcl, *ln_steps[t][3:], p["ln_c_weight"], True)
                 dc += dc_in
                 d_ln_c_gain += d_gain
             else:
@@ -223,7 +225,7 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
             if peephole == "diagonal":  # A_{i,f} + p_{i,f} ⊙ c_{t-1}
                 dc_prev += (dA_if_s[t] * peep[:2]).sum(1)
             if use_ln:  # A_t = ... + LN_hh(U h_{t-1})
-                d_recurrent, d_gain = layer_norm_backward(
+                d_recurrent, d_gain, _ = layer_norm_backward(
                     dA[t], *ln_steps[t][:3], p["ln_hh_weight"], True
                 )
                 dA_hh_s[t].copy_(d_recurrent)
@@ -243,7 +245,7 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
     d_proj = flat
     if use_ln:
         # A_t = LN_ih(W x_t) + LN_hh(U h_{t-1}) + b: both LNs receive ∂E/∂A_t
-        d_proj, grads["ln_ih_weight"] = layer_norm_backward(dA, *ln_ih, p["ln_ih_weight"], True)
+        d_proj, grads["ln_ih_weight"], _ = layer_norm_backward(dA, *ln_ih, p["ln_ih_weight"], True)
         d_proj = d_proj.view(T * B, -1)
         grads["ln_ih_bias"] = grads["ln_hh_bias"] = flat.sum(0)
         grads["ln_hh_weight"], grads["ln_c_weight"] = d_ln_hh_gain, d_ln_c_gain
@@ -282,15 +284,17 @@ PARAM_ORDER = (
 class LSTMFunction(torch.autograd.Function):
     """One layer, one direction of the LSTM over a whole sequence.
 
-    ``apply(x, h0, c0, *params, mask, peephole, layer_norm, trace, key, reverse)`` with
-    ``params`` in :data:`PARAM_ORDER` (``None`` for those the variant lacks).
+    ``apply(x, h0, c0, *params, mask, peephole, layer_norm, trace, key, reverse,
+    needs_backward)`` with ``params`` in :data:`PARAM_ORDER` (``None`` for those the variant
+    lacks); ``needs_backward=False`` (inference) lets the forward skip what only the backward
+    reads.
     """
 
     @staticmethod
     def forward(ctx, x, h0, c0, *args):
-        *params, mask, peephole, use_ln, trace, key, reverse = args
+        *params, mask, peephole, use_ln, trace, key, reverse, needs_backward = args
         p = dict(zip(PARAM_ORDER, params, strict=True))
-        out, saved = lstm_forward(x, h0, c0, p, peephole, use_ln, mask)
+        out, saved = lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward)
         gates, cells, hidden, tanh_c, ln_ih, ln_steps = saved
         # Intermediate buffers go through save_for_backward too, so autograd frees them.
         ctx.save_for_backward(
@@ -321,7 +325,7 @@ class LSTMFunction(torch.autograd.Function):
         param_grads = [
             grads.get(name) if params[k] is not None else None for k, name in enumerate(PARAM_ORDER)
         ]
-        return (dx, dh0, dc0, *param_grads, None, None, None, None, None, None)
+        return (dx, dh0, dc0, *param_grads, *(None,) * 7)
 
 
 def run_lstm_layer(
@@ -351,6 +355,7 @@ def run_lstm_layer(
         trace,
         key,
         reverse,
+        needs_grad(x, h0, c0, *params.values()),
     )
     return (out.flip(0) if reverse else out), (hT, cT)
 

@@ -47,18 +47,18 @@ def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor) -> tuple[Tensor, Tensor, 
 
 
 def layer_norm_backward(
-    dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, gamma: Tensor, gain_grad: bool = False
+    dy: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, gamma: Tensor, param_grads: bool = False
 ):
-    """Gradient of :func:`layer_norm` with respect to its input ``x``, and with ``gain_grad``
-    also the gain's, ``Σ dy ⊙ x_hat`` over every leading dimension: returns ``dx`` or
-    ``(dx, d_gamma)``. (The shift's gradient, ``Σ dy``, is left to the caller.)
+    """Gradient of :func:`layer_norm` with respect to its input ``x``; with ``param_grads``
+    also the gain's and the shift's, ``Σ dy ⊙ x_hat`` and ``Σ dy`` over every leading
+    dimension: returns ``dx`` or ``(dx, d_gamma, d_beta)``.
 
     With ``g = dy * gamma`` and the mean over the normalised features:
     ``dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat))``. ATen's fused layer-norm backward
     evaluates exactly this in one op (the engine's float64 tests check the result against
     autograd of the reference loops).
     """
-    dx, d_gamma, _ = torch.ops.aten.native_layer_norm_backward(
-        dy, x, x.shape[-1:], mean, rstd, gamma, None, [True, gain_grad, False]
+    dx, d_gamma, d_beta = torch.ops.aten.native_layer_norm_backward(
+        dy, x, x.shape[-1:], mean, rstd, gamma, gamma, [True, param_grads, param_grads]
     )
-    return (dx, d_gamma) if gain_grad else dx
+    return (dx, d_gamma, d_beta) if param_grads else dx
