@@ -25,6 +25,7 @@ on a shared machine hits all of them alike. Results go to a table on stdout and 
 """
 
 import argparse
+import copy
 import datetime
 import json
 import os
@@ -129,8 +130,9 @@ def loop_column(family: str, module: nn.Module, variant: dict) -> Column:
     return forward, list(module.parameters())
 
 
-def torch_nn_columns(family: str, I: int, H: int, L: int, skip_loop: bool) -> dict:
-    """torch.nn, and seqlab's backends and loop with torch.nn's weights copied in."""
+def torch_nn_columns(family: str, I: int, H: int, L: int, skip_loop: bool) -> tuple[dict, Column]:
+    """torch.nn, and seqlab's backends and loop with torch.nn's weights copied in; and the
+    float64 truth."""
     torch.manual_seed(0)
     torch_module = getattr(nn, family)(I, H, L, batch_first=True, device=DEVICE)
     modules = {"torch.nn": torch_module}
@@ -142,7 +144,7 @@ def torch_nn_columns(family: str, I: int, H: int, L: int, skip_loop: bool) -> di
     columns = {name: module_column(module) for name, module in modules.items()}
     if not skip_loop:
         columns["loop"] = loop_column(family, modules["seqlab"], {})
-    return columns
+    return columns, truth_column(family, modules["seqlab"], {})
 
 
 def make_call(column: Column, x: Tensor, grad_out: Tensor, mode: str) -> Callable[[], None]:
@@ -192,16 +194,32 @@ def time_calls(calls: dict[str, Callable[[], None]], timing: Timing) -> dict[str
     }
 
 
-def max_differences(columns: dict[str, Column], x: Tensor, against: str, where: str) -> dict:
-    """Max |out - out_against| of every column; warns when one exceeds TOLERANCE."""
+def truth_column(family: str, module: nn.Module, variant: dict) -> Column:
+    """The module's equations as the autograd loop in float64: the truth columns are judged by."""
+    forward, params = loop_column(family, copy.deepcopy(module).double(), variant)
+    return (lambda x: forward(x.double())), params
+
+
+def max_differences(
+    columns: dict[str, Column], x: Tensor, against: str, where: str, truth: Column
+) -> dict:
+    """Max |out - out_against| of every column. Past TOLERANCE it measures each column against
+    the float64 ``truth`` and warns only for a column much further from it than ``against``
+    is: some variants (layer norm over a long sequence) lose 1e-3 in float32 in any order of
+    evaluation."""
     with torch.no_grad():
         outs = {name: forward(x) for name, (forward, _) in columns.items()}
-    diffs = {n: (out - outs[against]).abs().max().item() for n, out in outs.items() if n != against}
+        diffs = {n: (o - outs[against]).abs().max().item() for n, o in outs.items() if n != against}
+        if max(diffs.values()) <= TOLERANCE:
+            return diffs
+        exact = truth[0](x)
+    errors = {n: (o.double() - exact).abs().max().item() for n, o in outs.items()}
     for name, diff in diffs.items():
-        if diff > TOLERANCE:
+        if diff > TOLERANCE and errors[name] > max(TOLERANCE, 4 * errors[against]):
             print(
-                f"WARNING: {where}: {name} differs from {against} by {diff:.2e} "
-                f"(> {TOLERANCE:g}); its timing may not compute the same thing"
+                f"WARNING: {where}: {name} differs from {against} by {diff:.2e} and from the "
+                f"float64 loop by {errors[name]:.2e} ({against}: {errors[against]:.2e}); its "
+                f"timing may not compute the same thing"
             )
     return diffs
 
@@ -220,9 +238,10 @@ def bench_family(family: str, configs, modes, timing: Timing, skip_loop: bool):
     """The torch.nn tables of one family: a row per config, a table per mode."""
     setups = []  # built once per config; outputs checked once, before any timing
     for B, T, I, H, L in configs:
-        columns = torch_nn_columns(family, I, H, L, skip_loop)
+        columns, truth = torch_nn_columns(family, I, H, L, skip_loop)
         x, grad_out = inputs_for(B, T, I, H)
-        diffs = max_differences(columns, x, "torch.nn", f"{family} {B},{T},{I},{H},{L}")
+        where = f"{family} {B},{T},{I},{H},{L}"
+        diffs = max_differences(columns, x, "torch.nn", where, truth)
         setups.append(((B, T, I, H, L), columns, x, grad_out, diffs))
     names = ["torch.nn", "seqlab", "auto"] + ([] if skip_loop else ["loop"])
     tables, results = [], []
@@ -269,7 +288,8 @@ def bench_variants(family: str, config, modes, timing: Timing):
             continue
         columns = {"seqlab": module_column(module), "loop": loop_column(family, module, variant)}
         x, grad_out = inputs_for(B, T, I, H)
-        diffs = max_differences(columns, x, "loop", f"{family}({label})")
+        truth = truth_column(family, module, variant)
+        diffs = max_differences(columns, x, "loop", f"{family}({label})", truth)
         for mode in modes:
             calls = {name: make_call(column, x, grad_out, mode) for name, column in columns.items()}
             cells = time_calls(calls, timing)
@@ -281,6 +301,47 @@ def bench_variants(family: str, config, modes, timing: Timing):
                 | {"speedup_vs_loop": speedup, "max_abs_diff_vs_loop": diffs["seqlab"]}
             )
     return table, results
+
+
+def summary_markdown(results: list[dict], variants: list[dict]) -> str:
+    """The README's view: ratios to torch.nn per family and config, and the variants'
+    speed-ups over their autograd loops."""
+    families = list(dict.fromkeys(r["family"] for r in results))
+    modes = list(dict.fromkeys(r["mode"] for r in results))
+    configs = list(dict.fromkeys(tuple(r["config"].values()) for r in results))
+    cell = {(r["family"], r["mode"], tuple(r["config"].values())): r for r in results}
+    header = [f"{f} {m}" for f in families for m in modes]
+    lines = []
+    for column, title in (("seqlab", "backend='seqlab'"), ("auto", "backend='auto'")):
+        lines += [
+            f"Time / torch.nn time, {title} (below 1: faster than torch.nn)",
+            "",
+            "| B,T,I,H,L | " + " | ".join(header) + " |",
+            "|---|" + "---|" * len(header),
+        ]
+        for config in configs:
+            ratios = [
+                f"{cell[f, m, config]['ratio_to_torch_nn'][column]:.2f}"
+                if (f, m, config) in cell
+                else ""
+                for f in families
+                for m in modes
+            ]
+            lines.append(f"| {','.join(map(str, config))} | " + " | ".join(ratios) + " |")
+        lines.append("")
+    if variants:
+        lines += [
+            "Variants torch.nn lacks: speed-up of seqlab over the plain autograd loop "
+            f"at B,T,I,H,L = {','.join(map(str, variants[0]['config'].values()))}",
+            "",
+            "| variant | " + " | ".join(modes) + " |",
+            "|---|" + "---|" * len(modes),
+        ]
+        speedups = {(v["family"], v["variant"], v["mode"]): v["speedup_vs_loop"] for v in variants}
+        for family, label in dict.fromkeys((v["family"], v["variant"]) for v in variants):
+            values = [f"{speedups.get((family, label, m), float('nan')):.2f}" for m in modes]
+            lines.append(f"| {family} {label} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def machine_info() -> dict:
@@ -358,7 +419,9 @@ def main(argv=None) -> None:
     print(f"wrote {args.out}")
     if args.markdown is not None:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(machine + "\n\n" + "\n".join(t.markdown() for t in tables))
+        summary = summary_markdown(results, variants)
+        tables_md = "\n".join(t.markdown() for t in tables)
+        args.markdown.write_text(f"{machine}\n\n## Summary\n\n{summary}\n## Tables\n\n{tables_md}")
         print(f"wrote {args.markdown}")
 
 

@@ -41,12 +41,9 @@ def test_large_float32_modules_take_the_onednn_path_and_match_torch():
         torch.testing.assert_close(g1, g2, atol=1e-3, rtol=1e-3)
 
 
-@pytest.mark.parametrize(
-    "family,options", [("GRU", {"reset": "before"}), ("LSTM", {"peephole": "full"})]
-)
-def test_onednn_only_sees_weights_its_fast_kernels_take(monkeypatch, family, options):
-    # A column slice of a gate buffer handed to oneDNN as a weight ran its reference
-    # kernel: these two backwards took ~1000x longer. Every weight must arrive dense.
+@pytest.fixture
+def weight_layouts(monkeypatch):
+    """Records, for every product that reaches oneDNN, whether its weight was dense."""
     if not gemm.ONEDNN_AVAILABLE:
         pytest.skip("this torch build has no oneDNN linear")
     seen = []
@@ -57,29 +54,29 @@ def test_onednn_only_sees_weights_its_fast_kernels_take(monkeypatch, family, opt
         return real(a, w)
 
     monkeypatch.setattr(gemm, "_onednn_op", spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "family,options", [("GRU", {"reset": "before"}), ("LSTM", {"peephole": "full"})]
+)
+def test_onednn_only_sees_weights_its_fast_kernels_take(weight_layouts, family, options):
+    # A column slice of a gate buffer handed to oneDNN as a weight ran its reference
+    # kernel: these two backwards took ~1000x longer. Every weight must arrive dense.
     module = getattr(seqlab, family)(16, 256, backend="seqlab", **options)
     x = torch.randn(20, 32, 16, requires_grad=True)  # (T, B, I): B·H·2H past ONEDNN_MIN_WORK
     out, _ = module(x)
     torch.autograd.grad(out.sum(), [x, *module.parameters()])
-    assert seen, "the products of this size should go through oneDNN"
-    assert all(seen), seen
+    assert weight_layouts, "the products of this size should go through oneDNN"
+    assert all(weight_layouts), weight_layouts
 
 
-def test_a_strided_weight_is_made_dense_before_onednn(monkeypatch):
-    if not gemm.ONEDNN_AVAILABLE:
-        pytest.skip("this torch build has no oneDNN linear")
-    seen = []
-    real = gemm._onednn_op
-
-    def spy(a, w):
-        seen.append(w.is_contiguous() or w.T.is_contiguous())
-        return real(a, w)
-
-    monkeypatch.setattr(gemm, "_onednn_op", spy)
+def test_a_strided_weight_is_made_dense_before_onednn(weight_layouts):
     a = torch.randn(64, 256)
     w = torch.randn(512, 512)[:, :256]  # (N, K) = (512, 256), rows 512 apart
     out = torch.randn(64, 512)
     tol = {"atol": 1e-4, "rtol": 1e-5}
     torch.testing.assert_close(gemm.linear(a, w), a @ w.T, **tol)
     torch.testing.assert_close(gemm.addmm(out, a, w), out + a @ w.T, **tol)
-    assert seen and all(seen), seen
+    torch.testing.assert_close(gemm.add_linear_(out.clone(), a, w), out + a @ w.T, **tol)
+    assert len(weight_layouts) == 3 and all(weight_layouts), weight_layouts

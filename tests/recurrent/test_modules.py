@@ -196,5 +196,9 @@ def test_auto_backend_choice(make, expect_torch):
     from seqlab.recurrent.trace import GradientTrace
 
     module = make()
-    assert module._resolve_backend(None) is expect_torch
-    assert module._resolve_backend(GradientTrace()) is False  # recording needs seqlab's path
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert module._resolve_backend(None, cpu) is expect_torch
+    # On a GPU cuDNN runs whatever torch can; recording always needs seqlab's path.
+    assert module._resolve_backend(None, gpu) is (module._torch_unsupported() is None)
+    assert module._resolve_backend(GradientTrace(), cpu) is False
+    assert module._resolve_backend(GradientTrace(), gpu) is False

@@ -49,3 +49,20 @@ def test_float32_is_as_accurate_as_the_plain_loop(family, options):
     ours_error = (ours - exact).abs().max().item()
     loop_error = (loop - exact).abs().max().item()
     assert ours_error <= 4 * loop_error + 1e-6, (ours_error, loop_error)
+
+
+@pytest.mark.parametrize("family,options", CASES)
+def test_inference_forward_equals_training_forward(family, options):
+    # Without a backward to follow, the kernels skip work only the backward reads.
+    module = getattr(seqlab, family)(16, 256, backend="seqlab", **options)
+    x = torch.randn(5, 32, 16)
+    trained_out, trained_state = module(x)
+    with torch.inference_mode():
+        out, state = module(x)
+    torch.testing.assert_close(out, trained_out.detach(), atol=0, rtol=0)
+    for a, b in zip(
+        state if isinstance(state, tuple) else (state,),
+        trained_state if isinstance(trained_state, tuple) else (trained_state,),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b.detach(), atol=0, rtol=0)

@@ -112,8 +112,15 @@ class _ParameterMixin:
             params |= {"bias_ih": None, "bias_hh": None}
         return params
 
-    def _resolve_backend(self, trace: GradientTrace | None) -> bool:
-        """Whether this call runs torch's fused kernel (True) or seqlab's (False)."""
+    def _resolve_backend(self, trace: GradientTrace | None, device: torch.device) -> bool:
+        """Whether this call runs torch's fused kernel (True) or seqlab's (False).
+
+        ``auto`` takes torch's kernel where it computes the same model, nothing needs the
+        hand-derived backward, and it is the faster one: always on a GPU (cuDNN fuses the
+        whole sequence; a Python time loop launches kernels step by step), and on the CPU
+        where the family says so (``_auto_prefers_torch``: the LSTM, whose oneDNN kernel
+        beats seqlab's loop, while ATen's GRU and RNN loops lose to seqlab's).
+        """
         reason = self._torch_unsupported()
         if self.backend == "torch":
             if reason is not None:
@@ -129,7 +136,7 @@ class _ParameterMixin:
             return True
         if self.backend == "seqlab" or reason is not None or trace is not None:
             return False
-        return self._auto_prefers_torch
+        return device.type != "cpu" or self._auto_prefers_torch
 
     def _variant_shapes(self) -> dict[str, tuple[int, ...]]:
         return {}
@@ -336,7 +343,7 @@ class RecurrentBase(_ParameterMixin, nn.Module):
         if lengths is not None:
             lengths = self._check_lengths(lengths, T, B)
         trace = active_trace()
-        if self._resolve_backend(trace):
+        if self._resolve_backend(trace, x.device):
             out, finals = self._torch_forward(x, states, lengths)
         else:
             mask = None
@@ -483,7 +490,7 @@ class CellBase(_ParameterMixin, nn.Module):
                 states = tuple(s.unsqueeze(0) for s in states)
         trace = active_trace()
         params = self._params("")
-        if self._resolve_backend(trace):
+        if self._resolve_backend(trace, x.device):
             cell = getattr(_VF, self._torch_name + "_cell")
             hx_arg = states if self._has_cell_state else states[0]
             result = cell(
