@@ -28,8 +28,9 @@ BPTT, with δh_t = ∂E/∂h_t and δc_t = ∂E/∂c_t (each from step t and fro
 
 The products that do not involve δ (g·i(1-i), c_{t-1}·f(1-f), ...) are formed for all steps at
 once before the loop, so each step costs one GEMM and about five pointwise ops.
-The gate sigmoid/tanh pair runs as one sigmoid over i, f, g with the g block of the
-pre-activation doubled (tanh(a) = 2σ(2a) - 1, see :mod:`seqlab.recurrent.pointwise`).
+The gates' sigmoids and tanh run as one sigmoid over i, f, g and o (i, f, g with a peephole,
+whose o waits for c_t) with the g block of the pre-activation doubled: tanh(a) = 2σ(2a) - 1
+(:mod:`seqlab.recurrent.pointwise`), and i ⊙ tanh(A_g) = 2 i ⊙ σ(2 A_g) - i.
 """
 
 import torch
