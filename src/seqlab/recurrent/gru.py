@@ -135,10 +135,10 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward=T
         if ln is None:
             add_recurrent(recurrent_steps[t], state)
         else:
+            h_prev = state
             if via_sigmoid:
-                state = torch.add(minus_ones, state, alpha=2.0, out=prev_state)  # h_{t-1}
-            projection = linear(state, w_recurrent)  # (B, 3H) after, (B, 2H) before
-            state = state_steps[t]
+                h_prev = torch.add(minus_ones, state, alpha=2.0, out=prev_state)  # 2u - 1
+            projection = linear(h_prev, w_recurrent)  # (B, 3H) after, (B, 2H) before
             normalised, *stats = layer_norm(projection, ln_hh_gain, None)
             recurrent_steps[t].add_(normalised)
             ln_hh_steps.append((projection, *stats))  # before: the n part follows below

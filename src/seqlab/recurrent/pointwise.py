@@ -35,7 +35,7 @@ def tanh(x: Tensor, via_sigmoid: bool, out: Tensor, doubled: bool = False) -> Te
 LAYER_NORM_EPS = 1e-5
 
 
-def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def layer_norm(x: Tensor, gamma: Tensor, beta: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
     """Layer norm over the last dimension; returns ``(y, mean, rstd)`` for the backward.
 
     ``x_hat = (x - mean) * rstd``, ``rstd = 1 / sqrt(var + eps)`` (biased variance, as
@@ -58,6 +58,7 @@ def layer_norm_backward(
     evaluates exactly this in one op (the engine's float64 tests check the result against
     autograd of the reference loops).
     """
+    # The op takes the shift only to know the shape of its gradient: gamma serves.
     dx, d_gamma, d_beta = torch.ops.aten.native_layer_norm_backward(
         dy, x, x.shape[-1:], mean, rstd, gamma, gamma, [True, param_grads, param_grads]
     )
