@@ -21,6 +21,12 @@ def test_products_equal_mm(M, K, N, dtype):
     torch.testing.assert_close(gemm.addmm(bias, a, w), bias + a @ w.T, **tol)
     r = torch.randn(M, N, dtype=dtype)
     torch.testing.assert_close(gemm.t_matmul(a, r), a.T @ r, **tol)
+    # The per-step binders take the same paths, chosen once.
+    torch.testing.assert_close(gemm.bind_linear(a, w)(a), a @ w.T, **tol)
+    torch.testing.assert_close(gemm.bind_addmm(a, w)(bias, a), bias + a @ w.T, **tol)
+    out = torch.randn(M, N, dtype=dtype)
+    expected = out + a @ w.T
+    torch.testing.assert_close(gemm.bind_add_linear_(a, w)(out, a), expected, **tol)
 
 
 def test_large_float32_modules_take_the_onednn_path_and_match_torch():

@@ -45,7 +45,7 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
 from .base import CellBase, RecurrentBase, layer_norm_shapes, needs_grad
-from .gemm import bind_add_linear_, linear, t_matmul
+from .gemm import bind_add_linear_, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey
 
@@ -115,6 +115,8 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward=T
     add_recurrent = bind_add_linear_(h0, w_recurrent)  # out += U h_{t-1} (or U_{rz} h_{t-1})
     if not reset_after:
         add_reset_state = bind_add_linear_(h0, w_reset_state)  # out += U_n q_t
+        project_reset_state = bind_linear(h0, w_reset_state)  # U_n q_t (layer norm)
+    project_recurrent = bind_linear(h0, w_recurrent)  # U h_{t-1} (layer norm)
     activate_candidate = torch.sigmoid_ if via_sigmoid else torch.tanh_
     states = x.new_empty(T + 1, B, H)  # h_t, or u_t in the loop
     states[0] = (h0 + 1.0) * 0.5 if via_sigmoid else h0
@@ -138,7 +140,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward=T
             h_prev = state
             if via_sigmoid:
                 h_prev = torch.add(minus_ones, state, alpha=2.0, out=prev_state)  # 2u - 1
-            projection = linear(h_prev, w_recurrent)  # (B, 3H) after, (B, 2H) before
+            projection = project_recurrent(h_prev)  # (B, 3H) after, (B, 2H) before
             normalised, *stats = layer_norm(projection, ln_hh_gain, None)
             recurrent_steps[t].add_(normalised)
             ln_hh_steps.append((projection, *stats))  # before: the n part follows below
@@ -156,7 +158,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward=T
             if ln is None:
                 add_reset_state(candidate_steps[t], reset_state)
             else:
-                projection = linear(reset_state, w_reset_state)  # (B, H)
+                projection = project_reset_state(reset_state)  # (B, H)
                 normalised, *stats = layer_norm(projection, ln_hn_gain, None)
                 candidate_steps[t].add_(normalised)
                 ln_hh_steps[-1] += (projection, *stats)
@@ -198,7 +200,8 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
     dA_n_steps = dA_gates[..., 2 * H :].unbind(0)
     # The δ products as a @ w.T: w_hh.T (H, 3H), U_{rz}ᵀ (H, 2H), U_nᵀ (H, H)
     w_hh_t = w_hh.T.contiguous()
-    w_hn_t = w_hh_t[:, 2 * H :].contiguous()
+    if not reset_after:  # ∂E/∂q_t = ∂E/∂A_n U_n
+        reset_state_grad = bind_linear(dA_gates[0, :, 2 * H :], w_hh_t[:, 2 * H :].contiguous())
     rows = 3 * H if reset_after else 2 * H  # δ_{t-1} += G_t U, or [∂E/∂A_r, ∂E/∂A_z] U_{rz}
     add_recurrent = bind_add_linear_(dA_gates[0, :, :rows], w_hh_t[:, :rows].contiguous())
     # With layer norm: ∂E/∂ of the recurrent projection before LN_hh, per step; after, it
@@ -261,7 +264,7 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
                 d_gain_hh[2 * H :] += d_gain
                 d_projection_all[t, :, 2 * H :] = d_projection_n
             # A_n = ... + U_n q_t:  ∂E/∂q_t = ∂E/∂A_n U_n
-            d_reset_state = linear(d_projection_n, w_hn_t)
+            d_reset_state = reset_state_grad(d_projection_n)
             # q_t = r_t ⊙ h_{t-1}, r_t = σ(A_r)
             torch.mul(d_reset_state, r_factor_steps[i], out=dA_r_steps[t])
             d_projection_rz = dA_rz_steps[t]

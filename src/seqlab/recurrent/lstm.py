@@ -38,7 +38,7 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
 from .base import CellBase, RecurrentBase, layer_norm_shapes, needs_grad
-from .gemm import bind_add_linear_, bind_addmm, linear, t_matmul
+from .gemm import bind_add_linear_, bind_addmm, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
 from .trace import TraceKey
@@ -74,7 +74,7 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward=True):
     g_doubled = torch.ones(4, 1, dtype=x.dtype, device=x.device)
     g_doubled[2] = 2.0
     if use_ln:
-        U = w_hh
+        project_recurrent = bind_linear(h0, w_hh)  # U h_{t-1}
         ln_hh_gain = (p["ln_hh_weight"].view(4, H) * g_doubled).view(4 * H)
         ln_hh_shift = (p["ln_hh_bias"].view(4, H) * g_doubled).view(4 * H)
     else:
@@ -104,7 +104,7 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward=True):
     for t in range(T):
         h, c, a = hs[t], cs[t], a_s[t]
         if use_ln:
-            recurrent = linear(h, U)  # (B, 4H)
+            recurrent = project_recurrent(h)  # (B, 4H)
             uh, mean_hh, rstd_hh = layer_norm(recurrent, ln_hh_gain, ln_hh_shift)
             a.add_(uh)
         else:
@@ -174,8 +174,10 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
         # state passes δ through unchanged.
         mask_s, carry_s = mask.unbind(0), (~mask).to(x.dtype).unbind(0)
         mask_prev = (mask_s[0], *mask_s[:-1])
-    dh = d_out_s[T - 1] + d_hT  # δh_t: from the output at t and from step t+1
-    if mask is not None:
+    # δh_t: from the output at t and from step t+1
+    if mask is None:
+        dh = d_out_s[T - 1] + d_hT
+    else:
         dh = torch.addcmul(d_hT, d_out_s[T - 1], mask_s[T - 1])
     dc_carried = d_cT  # δc_t arriving from step t+1
     for end in range(T, 0, -chunk):
