@@ -15,3 +15,15 @@ class InputError(SeqlabError, ValueError):
 
 class BackendError(SeqlabError, ValueError):
     """The requested backend cannot run this configuration."""
+
+
+class ConfigError(SeqlabError, ValueError):
+    """An experiment configuration or a ``--set`` override is invalid."""
+
+
+class DataError(SeqlabError):
+    """A corpus is missing, unreadable, empty or too short."""
+
+
+class CheckpointError(SeqlabError):
+    """A checkpoint or run folder is corrupt, incomplete or belongs to something else."""

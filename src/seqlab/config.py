@@ -1,0 +1,141 @@
+"""Experiment configurations as frozen dataclasses, with dotted ``key=value`` overrides.
+
+A configuration is a tree of frozen dataclasses (``cfg.train.lr``). The command line changes it
+with ``--set train.lr=3e-3``: the key is looked up in the tree, the value is parsed as the type
+the field declares (``int``, ``float``, ``bool``, ``str``, or ``A | None``), and the changed
+dataclass is rebuilt, so its ``__post_init__`` validation runs again. An unknown key or a value
+that does not parse is a :class:`~seqlab.errors.ConfigError` listing what is valid.
+"""
+
+import dataclasses
+import json
+import types
+import typing
+from typing import Any
+
+from .errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def keys(cfg) -> dict[str, Any]:
+    """Every leaf key of ``cfg`` in dotted form, mapped to its current value."""
+    out = {}
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        if dataclasses.is_dataclass(value):
+            out |= {f"{field.name}.{k}": v for k, v in keys(value).items()}
+        else:
+            out[field.name] = value
+    return out
+
+
+def _field_types(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _parse(text: str, annotation, key: str):
+    """Parse ``text`` as a value of ``annotation`` (int, float, bool, str or X | None)."""
+    options = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        if type(None) in options and text.lower() in ("none", "null", ""):
+            return None
+        inner = [a for a in options if a is not type(None)]
+        return _parse(text, inner[0], key)
+    try:
+        if annotation is bool:
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            raise ValueError
+        if annotation is int:
+            return int(text)
+        if annotation is float:
+            return float(text)
+        if annotation is str:
+            return text
+    except ValueError:
+        pass
+    else:
+        raise ConfigError(f"{key}: fields of type {annotation} cannot be set from the command line")
+    name = getattr(annotation, "__name__", str(annotation))
+    raise ConfigError(f"{key}={text!r}: expected a value of type {name}")
+
+
+def _describe_keys(cfg) -> str:
+    return "\n".join(f"  {k} = {v!r}" for k, v in keys(cfg).items())
+
+
+def override(cfg, assignments: list[str]):
+    """Return ``cfg`` with each ``"dotted.key=value"`` of ``assignments`` applied in order."""
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(
+                f"--set {assignment!r}: expected KEY=VALUE, e.g. train.lr=0.003; valid keys:\n"
+                + _describe_keys(cfg)
+            )
+        cfg = _set(cfg, key.split("."), text.strip(), key, root=cfg)
+    return cfg
+
+
+def _set(node, path: list[str], text: str, key: str, root):
+    names = {f.name for f in dataclasses.fields(node)}
+    head = path[0]
+    if head not in names:
+        raise ConfigError(f"unknown key {key!r}; valid keys:\n" + _describe_keys(root))
+    current = getattr(node, head)
+    if dataclasses.is_dataclass(current):
+        if len(path) == 1:
+            raise ConfigError(f"{key!r} is a section; set one of its keys, e.g. {key}.<name>=...")
+        value = _set(current, path[1:], text, key, root)
+    else:
+        if len(path) > 1:
+            raise ConfigError(f"unknown key {key!r}; valid keys:\n" + _describe_keys(root))
+        value = _parse(text, _field_types(type(node))[head], key)
+    try:
+        return dataclasses.replace(node, **{head: value})
+    except (ValueError, TypeError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"{key}={text!r}: {err}") from None
+
+
+def to_dict(cfg) -> dict[str, Any]:
+    """The configuration as plain nested dicts (what ``config.json`` holds)."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls, data: dict[str, Any], where: str = "config"):
+    """Rebuild a configuration of class ``cls`` from :func:`to_dict`'s output."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
+    hints = _field_types(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; this seqlab expects {sorted(names)}")
+    values = {}
+    for name, value in data.items():
+        hint = hints[name]
+        values[name] = (
+            from_dict(hint, value, f"{where}.{name}") if dataclasses.is_dataclass(hint) else value
+        )
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"{where}: {err}") from None
+
+
+def dumps(cfg) -> str:
+    return json.dumps(to_dict(cfg), indent=2) + "\n"
+
+
+def check(condition: bool, field: str, value, expected: str) -> None:
+    """For ``__post_init__``: raise a ConfigError naming the field, the value and what was
+    expected unless ``condition`` holds."""
+    if not condition:
+        raise ConfigError(f"{field}={value!r}: expected {expected}")

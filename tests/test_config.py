@@ -1,0 +1,59 @@
+"""Dotted --set overrides typed from the configuration dataclasses."""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from seqlab import config
+from seqlab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Inner:
+    lr: float = 1e-3
+    steps: int = 10
+    name: str = "adam"
+    flag: bool = False
+    limit: int | None = None
+
+    def __post_init__(self):
+        config.check(self.steps >= 1, "inner.steps", self.steps, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class Outer:
+    inner: Inner = field(default_factory=Inner)
+    seed: int = 0
+
+
+def test_overrides_are_typed_from_the_fields():
+    cfg = config.override(
+        Outer(), ["inner.lr=3e-3", "inner.steps=7", "inner.flag=yes", "inner.limit=5", "seed=2"]
+    )
+    assert cfg == Outer(Inner(lr=3e-3, steps=7, flag=True, limit=5), seed=2)
+    assert config.override(cfg, ["inner.limit=none"]).inner.limit is None
+    assert config.override(Outer(), ["inner.name=sgd"]).inner.name == "sgd"
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("inner.momentum=0.9", r"unknown key 'inner.momentum'; valid keys:\n  inner.lr = 0.001"),
+        ("optimizer=adam", "unknown key 'optimizer'"),
+        ("inner.steps=ten", r"inner.steps='ten': expected a value of type int"),
+        ("inner.flag=maybe", "expected a value of type bool"),
+        ("inner.steps=0", r"inner.steps=0: expected an integer >= 1"),
+        ("inner=3", "is a section"),
+        ("seed", "expected KEY=VALUE"),
+    ],
+)
+def test_bad_overrides_name_the_key_and_what_is_valid(assignment, message):
+    with pytest.raises(ConfigError, match=message):
+        config.override(Outer(), [assignment])
+
+
+def test_dict_round_trip_and_unknown_keys():
+    cfg = Outer(Inner(lr=0.5), seed=3)
+    assert config.from_dict(Outer, config.to_dict(cfg)) == cfg
+    with pytest.raises(ConfigError, match=r"config.inner: unknown keys \['beta'\]"):
+        config.from_dict(Outer, {"inner": {"beta": 1}})
