@@ -1,0 +1,43 @@
+"""``metrics.jsonl``: one JSON object per line, appended as training goes."""
+
+import json
+import math
+from pathlib import Path
+
+
+class MetricsLog:
+    def __init__(self, path: Path | None):
+        self.path = Path(path) if path else None
+
+    def append(self, row: dict) -> None:
+        if self.path is None:
+            return
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(_finite(row)) + "\n")
+
+    def truncate_after(self, step: int) -> None:
+        """Drop rows written after ``step`` (a resumed run redoes them from its checkpoint)."""
+        if self.path is None or not self.path.exists():
+            return
+        keep = [r for r in read_metrics(self.path) if r.get("step", 0) <= step]
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def _finite(row: dict) -> dict:
+    # JSON has no NaN/inf; write them as strings so the file stays valid JSON.
+    return {
+        k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
+    }
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The rows of a metrics file; a line cut short by a kill is skipped."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

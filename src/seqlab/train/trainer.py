@@ -1,0 +1,442 @@
+"""A training loop that knows nothing of any particular model.
+
+What is model- or data-specific comes from a *task* (:class:`Task`): how to get the batch of a
+step, the loss of a batch, and the validation metrics. The Trainer does the rest: the optimiser
+(Adam/AdamW), gradient-norm clipping, the learning-rate schedule, truncated BPTT's carried
+state, periodic validation, early stopping, ``metrics.jsonl``, atomic checkpoints that resume to
+the same numbers, and DistributedDataParallel when launched by ``torchrun``.
+
+Resuming reproduces an uninterrupted run because everything a step depends on is saved: the
+model, optimiser, step (batches are a pure function of the step), training time (the schedule
+of a time-limited run), each rank's carried state and random-number generators.
+"""
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ..config import check
+from ..errors import CheckpointError
+from . import checkpoint, distributed
+from .distributed import Context
+from .metrics import MetricsLog
+from .schedule import SCHEDULES, lr_factor
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train, whatever the model. A run stops at ``max_steps`` or after ``time_budget``
+    seconds (0 = no limit; at least one must be set) or when validation loss has not improved
+    for ``patience`` evaluations (0 = never stop early)."""
+
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+    clip_norm: float = 1.0
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
+    max_steps: int = 1000
+    time_budget: float = 0.0
+    eval_every: int = 200
+    patience: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 10
+
+    def __post_init__(self):
+        check(
+            self.optimizer in ("adam", "adamw"), "train.optimizer", self.optimizer, "adam or adamw"
+        )
+        check(self.lr > 0, "train.lr", self.lr, "a positive number")
+        check(
+            0 <= self.beta1 < 1 and 0 <= self.beta2 < 1,
+            "train.beta1/beta2",
+            (self.beta1, self.beta2),
+            "numbers in [0, 1)",
+        )
+        check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, "a number >= 0")
+        check(self.clip_norm >= 0, "train.clip_norm", self.clip_norm, "a number >= 0 (0 = off)")
+        check(self.schedule in SCHEDULES, "train.schedule", self.schedule, f"one of {SCHEDULES}")
+        check(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio", self.min_lr_ratio, "in [0, 1]")
+        for name in ("warmup_steps", "max_steps", "patience"):
+            check(getattr(self, name) >= 0, f"train.{name}", getattr(self, name), "an integer >= 0")
+        check(self.time_budget >= 0, "train.time_budget", self.time_budget, "seconds >= 0")
+        check(
+            self.max_steps > 0 or self.time_budget > 0,
+            "train.max_steps",
+            self.max_steps,
+            "a positive step count, or a positive train.time_budget (seconds)",
+        )
+        for name in ("eval_every", "checkpoint_every", "log_every"):
+            check(getattr(self, name) >= 1, f"train.{name}", getattr(self, name), "an integer >= 1")
+
+
+class Task(Protocol):
+    """What the Trainer asks of an experiment."""
+
+    items: str  # what throughput counts, e.g. "chars"
+
+    def train_batch(self, step: int, ctx: Context) -> Any:
+        """This rank's batch for ``step`` (on ``ctx.device``); a pure function of ``step``."""
+
+    def train_step(self, model: nn.Module, batch: Any, carry: Any) -> tuple[Tensor, Any, int]:
+        """(mean loss to minimise, state to carry to the next step or None, items in batch)."""
+
+    def evaluate(self, model: nn.Module, ctx: Context) -> dict[str, tuple[float, float]]:
+        """Validation metrics as ``name -> (sum, count)`` over this rank's share of the data;
+        the Trainer adds them over ranks and divides. Must include ``"loss"``."""
+
+
+@dataclass
+class TrainResult:
+    step: int = 0
+    elapsed: float = 0.0
+    train_loss: float = float("nan")
+    valid: dict = field(default_factory=dict)
+    best_valid_loss: float = float("inf")
+    best_step: int = 0
+    stop_reason: str = ""
+
+
+def detach(tree):
+    """Tensors of a nested tuple/list/dict cut from their graph (truncated BPTT)."""
+    if isinstance(tree, Tensor):
+        return tree.detach()
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(detach(t) for t in tree)
+    if isinstance(tree, dict):
+        return {k: detach(v) for k, v in tree.items()}
+    return tree
+
+
+def to_device(tree, device):
+    if isinstance(tree, Tensor):
+        return tree.to(device)
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(to_device(t, device) for t in tree)
+    if isinstance(tree, dict):
+        return {k: to_device(v, device) for k, v in tree.items()}
+    return tree
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+class Trainer:
+    """Args:
+    model: any module; moved to ``ctx.device`` and wrapped in DDP when ``ctx.world > 1``.
+    task: a :class:`Task`.
+    cfg: a :class:`TrainConfig`.
+    ctx: this process's :class:`~seqlab.train.distributed.Context`.
+    run_dir: where rank 0 writes ``metrics.jsonl``, ``checkpoint.pt`` and ``best.pt`` (None:
+        nothing is written).
+    fingerprint: what a checkpoint must match to be resumed (e.g. the experiment and model
+        configuration); a mismatch is a CheckpointError.
+    on_event: called on rank 0 with ``(kind, info)``: "start", "train", "eval", "checkpoint",
+        "end". The CLI draws progress from these; the library never prints.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        cfg: TrainConfig,
+        ctx: Context | None = None,
+        run_dir: Path | None = None,
+        fingerprint: dict | None = None,
+        on_event: Callable[[str, dict], None] | None = None,
+    ):
+        self.ctx = ctx or Context()
+        self.model = model.to(self.ctx.device)
+        self.task, self.cfg, self.fingerprint = task, cfg, fingerprint or {}
+        self.run_dir = Path(run_dir) if run_dir is not None and self.ctx.main else None
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
+        self._on_event = on_event if self.ctx.main else None
+        self.net = (
+            DistributedDataParallel(
+                self.model, device_ids=[self.ctx.device] if self.ctx.device.type == "cuda" else None
+            )
+            if self.ctx.distributed
+            else self.model
+        )
+        opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+        self.optimizer = opt_cls(
+            self.model.parameters(),
+            lr=cfg.lr,
+            betas=(cfg.beta1, cfg.beta2),
+            weight_decay=cfg.weight_decay,
+        )
+        self.step, self.elapsed, self.carry = 0, 0.0, None
+        self.best_valid, self.best_step, self.evals_since_best = float("inf"), 0, 0
+        self.last_valid: dict = {}
+
+    # ------------------------------------------------------------------ events and schedule
+    def _emit(self, kind: str, **info) -> None:
+        if self._on_event is not None:
+            self._on_event(kind, info)
+
+    def progress(self) -> float:
+        cfg = self.cfg
+        by_steps = self.step / cfg.max_steps if cfg.max_steps else 0.0
+        by_time = self.elapsed / cfg.time_budget if cfg.time_budget else 0.0
+        return max(by_steps, by_time)
+
+    def lr(self) -> float:
+        cfg = self.cfg
+        factor = lr_factor(
+            cfg.schedule, self.progress(), self.step, cfg.warmup_steps, cfg.min_lr_ratio
+        )
+        return cfg.lr * factor
+
+    def _done(self) -> str:
+        if self.cfg.max_steps and self.step >= self.cfg.max_steps:
+            return "max_steps"
+        if self.cfg.time_budget and self.elapsed >= self.cfg.time_budget:
+            return "time_budget"
+        if self.cfg.patience and self.evals_since_best >= self.cfg.patience:
+            return "early_stopping"
+        return ""
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        ranks = distributed.gather_objects(
+            {"carry": to_device(self.carry, "cpu"), "rng": _rng_state(self.ctx.device)}, self.ctx
+        )
+        return {
+            "fingerprint": self.fingerprint,
+            "world": self.ctx.world,
+            "step": self.step,  # also the data position: a batch is a function of the step
+            "elapsed": self.elapsed,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            # The schedule is a pure function of (step, elapsed) and the config; kept for readers.
+            "schedule": {"kind": self.cfg.schedule, "progress": self.progress(), "lr": self.lr()},
+            "best": [self.best_valid, self.best_step, self.evals_since_best],
+            "last_valid": self.last_valid,
+            "ranks": ranks,
+        }
+
+    def save_checkpoint(self) -> None:
+        state = self.state_dict()  # every rank joins the gather
+        if self.run_dir is not None:
+            checkpoint.save(state, self.run_dir / CHECKPOINT)
+            self._emit("checkpoint", step=self.step, path=str(self.run_dir / CHECKPOINT))
+
+    def load_checkpoint(self, path: Path) -> None:
+        state = checkpoint.load(path)
+        if state.get("fingerprint") != self.fingerprint:
+            theirs, ours = state.get("fingerprint") or {}, self.fingerprint
+            differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            raise CheckpointError(
+                f"{path} was written by a different configuration (differs in {differ}); "
+                "resume with the configuration the run was started with"
+            )
+        if state["world"] != self.ctx.world:
+            raise CheckpointError(
+                f"{path} was written by {state['world']} process(es), this run has "
+                f"{self.ctx.world}; resume with the same --nproc_per_node"
+            )
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(f"{path} does not fit this model: {str(err)[:300]}") from None
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.best_valid, self.best_step, self.evals_since_best = state["best"]
+        self.last_valid = state["last_valid"]
+        mine = state["ranks"][self.ctx.rank]
+        self.carry = to_device(mine["carry"], self.ctx.device)
+        _set_rng_state(mine["rng"], self.ctx.device)
+        self.metrics.truncate_after(self.step)
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        self.model.eval()
+        try:
+            sums = self.task.evaluate(self.model, self.ctx)
+        finally:
+            self.model.train()
+        names = sorted(sums)
+        totals = torch.tensor([sums[n] for n in names], dtype=torch.float64)  # (M, 2)
+        totals = distributed.all_reduce(totals, self.ctx)
+        pairs = zip(names, totals.tolist(), strict=True)
+        return {n: (s / c if c else float("nan")) for n, (s, c) in pairs}
+
+    def _validate(self) -> None:
+        metrics = self.evaluate()
+        self.last_valid = metrics
+        improved = metrics["loss"] < self.best_valid
+        if improved:
+            self.best_valid, self.best_step, self.evals_since_best = metrics["loss"], self.step, 0
+            if self.run_dir is not None:
+                checkpoint.save(
+                    {"step": self.step, "model": self.model.state_dict()}, self.run_dir / BEST
+                )
+        else:
+            self.evals_since_best += 1
+        row = {"step": self.step, "split": "valid", "elapsed": round(self.elapsed, 2), **metrics}
+        if self.ctx.distributed:
+            row["rank_param_spread"] = self.parameter_spread()
+        self.metrics.append(row)
+        self._emit("eval", step=self.step, metrics=metrics, best=self.best_valid, improved=improved)
+
+    def parameter_spread(self) -> float:
+        """Largest difference between ranks of a float64 checksum of the parameters: 0 when
+        DDP keeps the replicas identical, as it should."""
+        with torch.no_grad():
+            total = sum(p.double().sum() * (i + 1) for i, p in enumerate(self.model.parameters()))
+        sums = distributed.gather_objects(float(total), self.ctx)
+        return max(sums) - min(sums)
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, resume: bool = False) -> TrainResult:
+        if resume:
+            if self.run_dir is None and self.ctx.main:
+                raise CheckpointError("resuming needs the run folder that holds the checkpoint")
+            path = distributed.broadcast_object(
+                str(self.run_dir / CHECKPOINT) if self.run_dir else None, self.ctx
+            )
+            if not Path(path).exists():
+                raise CheckpointError(
+                    f"{Path(path).parent} has no checkpoint yet: the run stopped before its first "
+                    f"one (every {self.cfg.checkpoint_every} steps); start it again"
+                )
+            self.load_checkpoint(Path(path))
+        cfg = self.cfg
+        self._emit(
+            "start",
+            step=self.step,
+            max_steps=cfg.max_steps,
+            time_budget=cfg.time_budget,
+            elapsed=self.elapsed,
+            items=self.task.items,
+            resumed=resume,
+        )
+        window_loss, window_items, window_steps = 0.0, 0, 0
+        window_start = time.perf_counter()
+        clock, evaluated_at = time.perf_counter(), -1
+        try:
+            while not (reason := self._done()):
+                lr = self.lr()
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                batch = to_device(self.task.train_batch(self.step, self.ctx), self.ctx.device)
+                loss, carry, items = self.task.train_step(self.net, batch, self.carry)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = (
+                    float(nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm))
+                    if cfg.clip_norm > 0
+                    else float("nan")
+                )
+                self.optimizer.step()
+                self.carry = detach(carry)
+                self.step += 1
+                window_loss += float(loss.detach())
+                window_items += items * self.ctx.world
+                window_steps += 1
+                now = time.perf_counter()
+                self.elapsed += now - clock
+                clock = now
+                if cfg.time_budget and self.ctx.distributed:
+                    # Ranks must agree on the schedule and on when the budget is spent.
+                    self.elapsed = float(
+                        distributed.all_reduce(
+                            torch.tensor([self.elapsed], dtype=torch.float64),
+                            self.ctx,
+                            op=torch.distributed.ReduceOp.MAX,
+                        )
+                    )
+                if self.step % cfg.log_every == 0 or self._done():
+                    mean = torch.tensor([window_loss / window_steps], dtype=torch.float64)
+                    mean = float(distributed.all_reduce(mean, self.ctx)) / self.ctx.world
+                    rate = window_items / max(now - window_start, 1e-9)
+                    self.metrics.append(
+                        {
+                            "step": self.step,
+                            "split": "train",
+                            "loss": mean,
+                            "lr": lr,
+                            "grad_norm": grad_norm,
+                            f"{self.task.items}_per_s": round(rate, 1),
+                            "elapsed": round(self.elapsed, 2),
+                        }
+                    )
+                    self._emit(
+                        "train",
+                        step=self.step,
+                        loss=mean,
+                        lr=lr,
+                        rate=rate,
+                        elapsed=self.elapsed,
+                        eta=self._eta(rate, items),
+                    )
+                    self.train_loss = mean
+                    window_loss, window_items, window_steps = 0.0, 0, 0
+                    window_start = now
+                if self.step % cfg.eval_every == 0:
+                    self._validate()
+                    evaluated_at = self.step
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if self.step % cfg.eval_every == 0 or self.step % cfg.checkpoint_every == 0:
+                    # Both count against the time budget (wall time) but not against the
+                    # throughput of the next logging window.
+                    window_start = time.perf_counter()
+        except KeyboardInterrupt:
+            if not self.ctx.distributed:
+                self.save_checkpoint()  # so Ctrl-C loses nothing
+            raise
+        if evaluated_at != self.step:
+            self._validate()
+        self.save_checkpoint()
+        result = TrainResult(
+            step=self.step,
+            elapsed=self.elapsed,
+            train_loss=getattr(self, "train_loss", float("nan")),
+            valid=self.last_valid,
+            best_valid_loss=self.best_valid,
+            best_step=self.best_step,
+            stop_reason=reason,
+        )
+        self._emit("end", result=result)
+        return result
+
+    def _eta(self, rate: float, items_per_step: int) -> float:
+        """Seconds left by the step limit or the time budget, whichever comes first."""
+        left = []
+        if self.cfg.max_steps:
+            per_step = items_per_step * self.ctx.world / max(rate, 1e-9)
+            left.append((self.cfg.max_steps - self.step) * per_step)
+        if self.cfg.time_budget:
+            left.append(self.cfg.time_budget - self.elapsed)
+        return max(0.0, min(left))
