@@ -1,4 +1,4 @@
-"""The `seqlab` command as a person runs it."""
+"""The `seqlab` command as a person runs it (the experiments' own runs: tests/experiments)."""
 
 import subprocess
 import sys
@@ -6,22 +6,6 @@ import sys
 import pytest
 
 from seqlab import cli
-
-
-def test_demo_trains_every_family_and_draws_the_gradient_flow(capsys):
-    assert cli.main(["demo", "--steps", "30", "--delay", "3", "--seed", "1"]) == 0
-    out = capsys.readouterr().out
-    for family in ("rnn", "gru", "lstm"):
-        assert f"  {family}" in out
-    assert "test MSE" in out and "Gradient flow" in out
-    assert out.count("t=0 ") == 3
-
-
-def test_bad_arguments_exit_with_a_message(capsys):
-    assert cli.main(["demo", "--delay", "0"]) == 2
-    assert "--delay and --steps must be at least 1" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli.main(["demo", "--families", "transformer"])
 
 
 def test_console_script_reports_its_version():
@@ -32,3 +16,15 @@ def test_console_script_reports_its_version():
         check=True,
     )
     assert result.stdout.startswith("seqlab ")
+
+
+def test_help_config_lists_the_keys_with_the_presets_values(capsys):
+    assert cli.main(["run", "charlm", "--preset", "lecture", "--help-config"]) == 0
+    out = capsys.readouterr().out
+    assert "  model.num_layers = 3" in out and "  train.lr = " in out and "  data.path = ''" in out
+
+
+def test_a_missing_command_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([])
+    assert exit_.value.code == 2

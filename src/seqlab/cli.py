@@ -1,132 +1,226 @@
-"""The ``seqlab`` command line.
+"""The ``seqlab`` command line: list, run, resume and sample experiments.
 
-``seqlab demo`` trains the engine's three cell families on the delay task
-``y_t = x_{t-k}`` and prints how well each remembers; the experiment registry
-(``seqlab list | run``) grows on top of this entry point.
+    seqlab list
+    seqlab run charlm --preset demo [--set train.lr=3e-3 ...] [--out DIR]
+    seqlab run charlm --resume runs/charlm-20261126-153000
+    seqlab sample runs/charlm-20261126-153000 --prime "ROMEO:" --temperature 0.7
+
+Under ``torchrun --nproc_per_node=N`` the same ``run`` command trains with
+DistributedDataParallel; only rank 0 prints and writes.
 """
 
 import argparse
+import logging
+import math
 import sys
-import time
+import textwrap
+from pathlib import Path
 
 import torch
-from torch import nn
 
-from . import __version__
-from .analysis import record_gradient_flow
-from .recurrent import GRU, LSTM, RNN
+from . import __version__, experiments
+from .console import Progress, duration
+from .errors import CheckpointError, ConfigError, SeqlabError
+from .experiments import rundir
+from .train import distributed
+from .train.runtime import keep_freed_memory
 
-FAMILIES = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
-
-
-class DelayModel(nn.Module):
-    """A recurrent layer and a linear read-out per step: (B, T, 1) -> (B, T)."""
-
-    def __init__(self, family: str, hidden_size: int) -> None:
-        super().__init__()
-        self.rnn = FAMILIES[family](1, hidden_size, batch_first=True, backend="seqlab")
-        self.readout = nn.Linear(hidden_size, 1)
-
-    def forward(self, x):
-        out, _ = self.rnn(x)
-        return self.readout(out).squeeze(-1)
+EXAMPLES = """\
+examples:
+  seqlab list
+  seqlab run charlm --preset quick
+  seqlab run charlm --set model.hidden_size=256 --set train.time_budget=300 --out runs/small
+  seqlab run charlm --resume runs/small
+  torchrun --nproc_per_node=2 $(which seqlab) run charlm --preset demo
+  seqlab sample runs/small --prime "ROMEO:" --length 400 --temperature 0.7
+"""
 
 
-def delay_batch(batch: int, length: int, delay: int, generator: torch.Generator):
-    """Random ±1 inputs (B, T, 1) and targets y_t = x_{t-delay} (B, T - delay)."""
-    x = torch.randint(0, 2, (batch, length, 1), generator=generator).float() * 2 - 1
-    return x, x[:, : length - delay, 0]
-
-
-def train_delay(family, delay, hidden, steps, seed, report):
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    model = DelayModel(family, hidden)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    length = 3 * delay + 10
-    for step in range(1, steps + 1):
-        x, y = delay_batch(64, length, delay, gen)
-        loss = nn.functional.mse_loss(model(x)[:, delay:], y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if step % max(1, steps // 10) == 0 or step == steps:
-            report(step, loss.item())
-    x, y = delay_batch(1024, length, delay, torch.Generator().manual_seed(seed + 1))
-    with record_gradient_flow() as flow:
-        pred = model(x)[:, delay:]
-        # How far back does the error of the last output reach?
-        nn.functional.mse_loss(pred[:, -1], y[:, -1]).backward()
-    mse = nn.functional.mse_loss(pred, y).item()
-    acc = (pred.sign() == y).float().mean().item()
-    return mse, acc, flow.norms("pre_activation")
-
-
-SPARKS = " ▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: torch.Tensor) -> str:
-    """Log-scale bars, one per time step: 8 decades from the largest value down."""
-    logs = values.clamp_min(1e-30).log10()
-    top = logs.max()
-    levels = ((logs - top + 8) / 8 * (len(SPARKS) - 1)).round().clamp(0, len(SPARKS) - 1)
-    return "".join(SPARKS[int(v)] for v in levels)
-
-
-def cmd_demo(args) -> int:
-    print(f"seqlab {__version__} · torch {torch.__version__} · {torch.get_num_threads()} threads")
+def cmd_list(args) -> int:
+    for exp in experiments.REGISTRY.values():
+        print(f"{exp.name}  —  {exp.summary}")
+        for preset in exp.presets:
+            default = " (default)" if preset == exp.default_preset else ""
+            note = exp.preset_notes.get(preset, "")
+            print(f"    --preset {preset:<9}{default:<10} {note}")
     print(
-        f"Delay task y_t = x_(t-{args.delay}), inputs ±1, {args.hidden} hidden units, "
-        f"{args.steps} Adam steps of 64 sequences, hand-derived BPTT (backend='seqlab').\n"
+        "\nRun one with `seqlab run NAME [--preset P]`; `seqlab run NAME --help-config` lists "
+        "the keys --set can change."
     )
-    results = {}
-    live = sys.stdout.isatty()
-    for family in args.families:
-        start = time.perf_counter()
+    return 0
 
-        def report(step, loss, family=family):
-            if live or step == args.steps:
-                bar = "#" * int(20 * step / args.steps)
-                line = f"  {family:<4} [{bar:<20}] step {step:>4}/{args.steps}  mse {loss:.4f}"
-                print(("\r" if live else "") + line, end="" if live else "\n", flush=True)
 
-        mse, acc, flow = train_delay(family, args.delay, args.hidden, args.steps, args.seed, report)
-        results[family] = (mse, acc, time.perf_counter() - start, flow)
-        if live:
-            print()
-    print(f"\n  {'model':<6} {'test MSE':>9} {'sign acc':>9} {'time':>7}")
-    for family, (mse, acc, secs, _) in results.items():
-        print(f"  {family:<6} {mse:>9.4f} {acc:>8.1%} {secs:>6.1f}s")
-    print("\n  Target variance is 1.0: an MSE near 1 means the delay was not learned.")
-    print("\n  Gradient flow after training: ‖∂E/∂A_t‖ at each time step t for the error of")
-    print("  the last output alone, log scale over 8 decades (█ largest). That output copies")
-    print(f"  the input {args.delay} steps before the end: the error must reach back that far.\n")
-    for family, (*_, flow) in results.items():
-        print(f"  {family:<6} t=0 {sparkline(flow)} t={len(flow) - 1}")
+def _overrides(args) -> list[str]:
+    extra = list(args.set or [])
+    if args.seed is not None:
+        extra.append(f"seed={args.seed}")
+    if args.device is not None:
+        extra.append(f"device={args.device}")
+    return extra
+
+
+def cmd_run(args) -> int:
+    experiment = experiments.get(args.experiment)
+    if args.help_config:
+        from .config import keys
+
+        cfg = experiment.preset(args.preset)
+        print(f"keys of {experiment.name} (preset {args.preset or experiment.default_preset}):")
+        for key, value in keys(cfg).items():
+            print(f"  {key} = {value!r}")
+        return 0
+    keep_freed_memory()
+    if args.resume:
+        if args.preset or args.set or args.seed is not None or args.out:
+            raise ConfigError(
+                "--resume continues a run with the configuration in its config.json; "
+                "drop --preset/--set/--seed/--out (only --device may change)"
+            )
+        probe = rundir.reopen(args.resume, distributed.Context(), expect=experiment.name)
+        device = args.device or probe.cfg.device
+        ctx = distributed.setup(device)
+        run = rundir.reopen(args.resume, ctx, expect=experiment.name)
+        if args.device:
+            import dataclasses
+
+            run.cfg = dataclasses.replace(run.cfg, device=args.device)
+    else:
+        from .config import override
+
+        cfg = override(experiment.preset(args.preset), _overrides(args))
+        ctx = distributed.setup(getattr(cfg, "device", "auto"))
+        run = rundir.start(experiment, args.preset, _overrides(args), args.out, ctx)
+    out = sys.stdout if ctx.main else None
+    if out:
+        print(
+            f"seqlab {__version__} · {experiment.name} · preset {run.preset} · run folder "
+            f"{run.dir}",
+            file=out,
+        )
+        print(
+            f"  device {ctx.device} · {ctx.world} process(es) · {torch.get_num_threads()} "
+            f"threads · torch {torch.__version__}",
+            file=out,
+            flush=True,
+        )
+    progress = Progress(every_s=args.log_every_s) if ctx.main and not args.quiet else None
+    try:
+        summary = experiment.run(run.cfg, run, progress)
+    except KeyboardInterrupt:
+        if ctx.main:
+            print(
+                f"\ninterrupted; the checkpoint holds the last finished step. Continue with:\n"
+                f"  seqlab run {experiment.name} --resume {run.dir}",
+                file=sys.stderr,
+            )
+        return 130
+    finally:
+        distributed.teardown()
+    if out:
+        print_summary(summary, run.dir)
+    return 0
+
+
+def print_summary(s: dict, run_dir: Path) -> None:
+    def nats(x):
+        return (
+            "n/a"
+            if x is None or not math.isfinite(x)
+            else f"{x:.4f} nats ({x / math.log(2):.3f} bits)"
+        )
+
+    print(
+        f"\n  {s['steps']:,} steps in {duration(s['train_seconds'])} "
+        f"({s['stop_reason']}) · median {s.get('chars_per_s', float('nan')):,.0f} chars/s"
+    )
+    print(f"  training loss   {nats(s['train_loss'])} per char")
+    print(
+        f"  validation loss {nats(s['valid_loss'])} per char "
+        f"(best {s['best_valid_loss']:.4f} at step {s['best_step']:,})"
+    )
+    if "sample" in s:
+        print("\n  sample:\n" + textwrap.indent(s["sample"].rstrip(), "    | ", lambda _: True))
+    print(f"\n  report  {run_dir / 'report.md'}\n  figures {run_dir / 'figures'}")
+    print(f"  more text: seqlab sample {run_dir} --length 1000")
+
+
+def cmd_sample(args) -> int:
+    run = rundir.reopen(args.run_dir, distributed.Context())
+    if run.experiment.sample is None:
+        samplers = [e.name for e in experiments.REGISTRY.values() if e.sample]
+        raise CheckpointError(
+            f"{args.run_dir} is a run of {run.experiment.name!r}, which has nothing to sample; "
+            f"`seqlab sample` works with runs of: {', '.join(samplers)}"
+        )
+    text = run.experiment.sample(
+        run, args.prime, args.length, args.temperature, args.top_k, args.seed
+    )
+    sys.stdout.write(text.rstrip("\n") + "\n")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seqlab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="seqlab",
+        description=__doc__.splitlines()[0],
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"seqlab {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train RNN, GRU and LSTM on a delay task")
-    demo.add_argument("--delay", type=int, default=8, help="steps to remember (default 8)")
-    demo.add_argument("--hidden", type=int, default=10, help="hidden units (default 10)")
-    demo.add_argument("--steps", type=int, default=500, help="training steps (default 500)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--families", nargs="+", choices=list(FAMILIES), default=list(FAMILIES))
-    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("list", help="experiments and their presets").set_defaults(func=cmd_list)
+
+    run = sub.add_parser("run", help="train and evaluate an experiment")
+    run.add_argument("experiment", help="an experiment name from `seqlab list`")
+    run.add_argument("--preset", help="a preset from `seqlab list` (default: default)")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change one configuration key, e.g. train.lr=3e-3 (repeatable)",
+    )
+    run.add_argument("--out", help="run folder to create (default: runs/NAME-TIMESTAMP)")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    run.add_argument("--device", help="auto | cpu | cuda (default: the configuration's, auto)")
+    run.add_argument("--seed", type=int, help="random seed (default: the configuration's, 0)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--log-every-s",
+        type=float,
+        default=30.0,
+        help="seconds between progress lines when output is not a terminal",
+    )
+    run.add_argument(
+        "--help-config",
+        action="store_true",
+        help="list the keys --set can change, with the preset's values, and exit",
+    )
+    run.set_defaults(func=cmd_run)
+
+    sample = sub.add_parser("sample", help="generate text from a trained run")
+    sample.add_argument("run_dir", metavar="RUN_DIR")
+    sample.add_argument("--prime", help="text to start from (default: the run's sample.prime)")
+    sample.add_argument("--length", type=int, help="characters to generate")
+    sample.add_argument("--temperature", type=float, help="0 = greedy, <1 safer, >1 wilder")
+    sample.add_argument("--top-k", type=int, help="sample only among the K likeliest (0 = all)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(func=cmd_sample)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "delay", 1) < 1 or getattr(args, "steps", 1) < 1:
-        print("seqlab: error: --delay and --steps must be at least 1", file=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except SeqlabError as err:
+        print(f"seqlab: error: {err}", file=sys.stderr)
         return 2
-    return args.func(args)
 
 
 if __name__ == "__main__":

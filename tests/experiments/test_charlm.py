@@ -1,0 +1,194 @@
+"""The main job end to end: `seqlab run charlm`, resume after a kill, sampling, bad inputs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from seqlab import cli
+from seqlab.train import checkpoint
+from seqlab.train.metrics import read_metrics
+
+TINY = ["--set", "data.batch_size=8", "--set", "data.chunk_length=32"]
+
+
+def run_cli(*argv):
+    return cli.main(list(map(str, argv)))
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """The real `quick` preset on Shakespeare, through the CLI, once for this module."""
+    out = tmp_path_factory.mktemp("runs") / "quick"
+    assert run_cli("run", "charlm", "--preset", "quick", "--out", out, "--quiet") == 0
+    return out
+
+
+def test_quick_preset_leaves_a_complete_run_folder(quick_run):
+    names = {p.name for p in quick_run.iterdir()}
+    assert {
+        "config.json",
+        "env.json",
+        "metrics.jsonl",
+        "checkpoint.pt",
+        "best.pt",
+        "vocab.json",
+        "report.md",
+        "sample.txt",
+        "figures",
+    } <= names
+    assert (quick_run / "figures" / "loss.png").stat().st_size > 10_000
+    record = json.loads((quick_run / "config.json").read_text())
+    assert record["experiment"] == "charlm" and record["preset"] == "quick"
+    env = json.loads((quick_run / "env.json").read_text())
+    assert env["torch"] == torch.__version__ and env["processes"] == 1 and env["seed"] == 0
+    rows = read_metrics(quick_run / "metrics.jsonl")
+    valid = [r["loss"] for r in rows if r["split"] == "valid"]
+    summary = json.loads((quick_run / "summary.json").read_text())
+    # It learnt something: better than character frequencies alone, and improving.
+    assert valid[-1] < summary["unigram_loss"] and valid[-1] < valid[0]
+    report = (quick_run / "report.md").read_text()
+    assert f"{valid[-1]:.4f} nats" in report and "bits" in report and "![loss]" in report
+
+
+def test_sampling_is_reproducible_with_a_seed(quick_run, capsys):
+    def sample(*extra):
+        assert run_cli("sample", quick_run, "--length", 80, *extra) == 0
+        return capsys.readouterr().out
+
+    a, b, c = sample("--seed", 1), sample("--seed", 1), sample("--seed", 2)
+    assert a == b and a != c
+    assert len(a.rstrip("\n")) >= 80
+    primed = sample("--prime", "ROMEO:", "--temperature", "0")
+    assert primed.startswith("ROMEO:") and primed == sample("--prime", "ROMEO:", "--top-k", "1")
+
+
+def test_sample_rejects_unknown_characters_and_non_runs(quick_run, tmp_path, capsys):
+    assert run_cli("sample", quick_run, "--prime", "ROMEO 🌹") == 2
+    assert "'🌹' are not in the vocabulary" in capsys.readouterr().err
+    assert run_cli("sample", tmp_path) == 2
+    assert "is not a run folder: it has no config.json" in capsys.readouterr().err
+
+
+def test_list_shows_the_experiment_and_presets(capsys):
+    assert run_cli("list") == 0
+    out = capsys.readouterr().out
+    assert "charlm" in out
+    for preset in ("quick", "demo", "default", "lecture"):
+        assert f"--preset {preset}" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["run", "charlm", "--set", "model.hiden_size=3"],
+            "unknown key 'model.hiden_size'; valid keys",
+        ),
+        (["run", "charlm", "--set", "model.hidden_size=big"], "expected a value of type int"),
+        (["run", "charlm", "--set", "model.cell=transformer"], "model.cell='transformer'"),
+        (["run", "charlm", "--preset", "huge"], "no preset 'huge'; choose one of: quick"),
+        (["run", "nope"], "unknown experiment 'nope'"),
+        (["run", "charlm", "--set", "data.path=/no/such.txt"], "does not exist"),
+        (["run", "charlm", "--device", "tpu"], "device='tpu'"),
+    ],
+)
+def test_bad_runs_are_one_line_errors(argv, message, tmp_path, capsys):
+    assert run_cli(*argv, "--out", tmp_path / "r") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seqlab: error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_a_corpus_shorter_than_one_batch(tmp_path, capsys):
+    (tmp_path / "short.txt").write_text("To be or not to be.\n" * 20)
+    assert (
+        run_cli(
+            "run", "charlm", "--set", f"data.path={tmp_path / 'short.txt'}", "--out", tmp_path / "r"
+        )
+        == 2
+    )
+    assert "fewer than one batch" in capsys.readouterr().err
+
+
+def test_an_existing_run_folder_is_not_overwritten(quick_run, capsys):
+    assert run_cli("run", "charlm", "--preset", "quick", "--out", quick_run) == 2
+    assert f"--resume {quick_run}" in capsys.readouterr().err
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error(quick_run, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "vocab.json"):
+        (broken / name).write_bytes((quick_run / name).read_bytes())
+    (broken / "checkpoint.pt").write_bytes((quick_run / "checkpoint.pt").read_bytes()[:5000])
+    assert run_cli("run", "charlm", "--resume", broken) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
+    assert run_cli("run", "charlm", "--resume", broken, "--set", "train.lr=1") == 2
+    assert "drop --preset/--set" in capsys.readouterr().err
+
+
+def settings(corpus, steps):
+    return [
+        *TINY,
+        "--set",
+        f"data.path={corpus}",
+        "--set",
+        f"train.max_steps={steps}",
+        "--set",
+        "train.checkpoint_every=20",
+        "--set",
+        "train.eval_every=50",
+        "--set",
+        "train.log_every=10",
+        "--set",
+        "model.num_layers=2",
+        "--set",
+        "model.dropout=0.1",
+        "--preset",
+        "quick",
+    ]
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(corpus_file, tmp_path):
+    steps = 400
+    killed = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        "-m",
+        "seqlab.cli",
+        "run",
+        "charlm",
+        *settings(corpus_file, steps),
+        "--out",
+        str(killed),
+        "--quiet",
+    ]
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        rows = read_metrics(killed / "metrics.jsonl") if (killed / "metrics.jsonl").exists() else []
+        if rows and rows[-1]["step"] >= 90:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the run ended before it could be killed: {log.read_text()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    at = checkpoint.load(killed / "checkpoint.pt")["step"]
+    assert 20 <= at < steps
+    assert run_cli("run", "charlm", "--resume", killed, "--quiet") == 0
+
+    whole = tmp_path / "whole"
+    assert run_cli("run", "charlm", *settings(corpus_file, steps), "--out", whole, "--quiet") == 0
+    a, b = read_metrics(whole / "metrics.jsonl"), read_metrics(killed / "metrics.jsonl")
+    assert [(r["step"], r["split"]) for r in a] == [(r["step"], r["split"]) for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        assert rb["loss"] == pytest.approx(ra["loss"], rel=1e-5), ra["step"]
+    assert (killed / "report.md").exists()
