@@ -1,4 +1,4 @@
-"""The ``seqlab`` command line: list, run, resume and sample experiments.
+"""seqlab: list, run, resume and sample experiments.
 
     seqlab list
     seqlab run charlm --preset demo [--set train.lr=3e-3 ...] [--out DIR]
@@ -12,6 +12,8 @@ DistributedDataParallel; only rank 0 prints and writes.
 import argparse
 import logging
 import math
+import os
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -106,6 +108,11 @@ def cmd_run(args) -> int:
     progress = Progress(every_s=args.log_every_s) if ctx.main and not args.quiet else None
     try:
         summary = experiment.run(run.cfg, run, progress)
+    except SeqlabError:
+        if ctx.main and not run.resume and not (run.dir / "checkpoint.pt").exists():
+            # Nothing was trained: don't leave a folder that blocks the corrected command.
+            shutil.rmtree(run.dir, ignore_errors=True)
+        raise
     except KeyboardInterrupt:
         if ctx.main:
             print(
@@ -219,7 +226,9 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except SeqlabError as err:
-        print(f"seqlab: error: {err}", file=sys.stderr)
+        rank = os.environ.get("RANK", "0")  # set by torchrun; every rank may hit the same error
+        where = "" if rank == "0" else f" (rank {rank})"
+        print(f"seqlab: error{where}: {err}", file=sys.stderr)
         return 2
 
 

@@ -103,6 +103,7 @@ def test_bad_runs_are_one_line_errors(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("seqlab: error: ") and message in err
     assert "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # nothing trained, no folder left in the way
 
 
 def test_a_corpus_shorter_than_one_batch(tmp_path, capsys):
