@@ -108,23 +108,24 @@ def cmd_run(args) -> int:
     progress = Progress(every_s=args.log_every_s) if ctx.main and not args.quiet else None
     try:
         summary = experiment.run(run.cfg, run, progress)
-    except SeqlabError:
-        if ctx.main and not run.resume and not (run.dir / "checkpoint.pt").exists():
-            # Nothing was trained: don't leave a folder that blocks the corrected command.
-            shutil.rmtree(run.dir, ignore_errors=True)
+    except BaseException as err:
+        distributed.teardown()  # no barrier: the other ranks may never reach it
+        if isinstance(err, KeyboardInterrupt):
+            if ctx.main:
+                print(
+                    "\ninterrupted; the checkpoint holds the last finished step. Continue with:\n"
+                    f"  seqlab run {experiment.name} --resume {run.dir}",
+                    file=sys.stderr,
+                )
+            return 130
+        if isinstance(err, SeqlabError) and ctx.main and not run.resume:
+            if not (run.dir / "checkpoint.pt").exists():
+                # Nothing was trained: don't leave a folder that blocks the corrected command.
+                shutil.rmtree(run.dir, ignore_errors=True)
         raise
-    except KeyboardInterrupt:
-        if ctx.main:
-            print(
-                f"\ninterrupted; the checkpoint holds the last finished step. Continue with:\n"
-                f"  seqlab run {experiment.name} --resume {run.dir}",
-                file=sys.stderr,
-            )
-        return 130
-    finally:
-        distributed.teardown()
     if out:
         print_summary(summary, run.dir)
+    distributed.teardown(synchronize=True)
     return 0
 
 

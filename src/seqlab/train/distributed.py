@@ -6,6 +6,7 @@ group: gloo on the CPU, NCCL on CUDA. Without it every helper here is the identi
 same code runs in one process without ``torch.distributed`` at all.
 """
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -48,8 +49,16 @@ def setup(device: str = "auto") -> Context:
     return Context(rank=rank, world=world, device=chosen)
 
 
-def teardown() -> None:
+def teardown(synchronize: bool = False) -> None:
+    """Leave the process group. ``synchronize`` first waits for every rank: a rank that tears
+    down while another still works (rank 0 writing the report) could abort in gloo's threads."""
     if dist.is_initialized():
+        # DDP's reducer sits in reference cycles; collect it while the group still exists, or
+        # the interpreter frees its pending gloo work at exit and aborts ("terminate called
+        # without an active exception").
+        gc.collect()
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()
 
 
