@@ -193,3 +193,32 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(corpus_file, tmp_path)
     for ra, rb in zip(a, b, strict=True):
         assert rb["loss"] == pytest.approx(ra["loss"], rel=1e-5), ra["step"]
     assert (killed / "report.md").exists()
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(corpus_file, tmp_path):
+    out = tmp_path / "interrupted"
+    cmd = [
+        sys.executable,
+        "-m",
+        "seqlab.cli",
+        "run",
+        "charlm",
+        *settings(corpus_file, 100_000),
+        "--set",
+        "train.checkpoint_every=100000",  # so a checkpoint can only come from the interrupt
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rows = read_metrics(out / "metrics.jsonl") if (out / "metrics.jsonl").exists() else []
+        if rows and rows[-1]["step"] >= 30:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"seqlab run charlm --resume {out}" in err and "Traceback" not in err
+    assert checkpoint.load(out / "checkpoint.pt")["step"] >= 30
