@@ -42,7 +42,7 @@ class Progress:
 
     def on_info(self, info: dict) -> None:
         parts = [
-            f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else f"{k} {v}"
+            f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')} {v}"
             for k, v in info.items()
         ]
         self._line("  " + " · ".join(parts))

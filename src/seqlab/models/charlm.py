@@ -74,15 +74,6 @@ class CharLM(nn.Module):
         return self.readout(self.dropout(out)), state
 
 
-def detach_state(state):
-    """The recurrent state cut from its graph (truncated BPTT keeps values, not history)."""
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return state.detach()
-    return type(state)(detach_state(s) for s in state)
-
-
 @torch.no_grad()
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

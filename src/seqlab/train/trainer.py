@@ -12,7 +12,6 @@ of a time-limited run), each rank's carried state and random-number generators.
 """
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from . import checkpoint, distributed
 from .distributed import Context
 from .metrics import MetricsLog
 from .schedule import SCHEDULES, lr_factor
+from .state import detach, rng_state, set_rng_state, to_device
 
 log = logging.getLogger(__name__)
 
@@ -113,41 +113,6 @@ class TrainResult:
     stop_reason: str = ""
 
 
-def detach(tree):
-    """Tensors of a nested tuple/list/dict cut from their graph (truncated BPTT)."""
-    if isinstance(tree, Tensor):
-        return tree.detach()
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(detach(t) for t in tree)
-    if isinstance(tree, dict):
-        return {k: detach(v) for k, v in tree.items()}
-    return tree
-
-
-def to_device(tree, device):
-    if isinstance(tree, Tensor):
-        return tree.to(device)
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(to_device(t, device) for t in tree)
-    if isinstance(tree, dict):
-        return {k: to_device(v, device) for k, v in tree.items()}
-    return tree
-
-
-def _rng_state(device: torch.device) -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
 class Trainer:
     """Args:
     model: any module; moved to ``ctx.device`` and wrapped in DDP when ``ctx.world > 1``.
@@ -228,7 +193,7 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
         ranks = distributed.gather_objects(
-            {"carry": to_device(self.carry, "cpu"), "rng": _rng_state(self.ctx.device)}, self.ctx
+            {"carry": to_device(self.carry, "cpu"), "rng": rng_state(self.ctx.device)}, self.ctx
         )
         return {
             "fingerprint": self.fingerprint,
@@ -274,7 +239,7 @@ class Trainer:
         self.last_valid = state["last_valid"]
         mine = state["ranks"][self.ctx.rank]
         self.carry = to_device(mine["carry"], self.ctx.device)
-        _set_rng_state(mine["rng"], self.ctx.device)
+        set_rng_state(mine["rng"], self.ctx.device)
         self.metrics.truncate_after(self.step)
 
     # ------------------------------------------------------------------ evaluation
