@@ -4,8 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -14,7 +12,7 @@ from seqlab import cli
 from seqlab.train import checkpoint
 from seqlab.train.metrics import read_metrics
 
-TINY = ["--set", "data.batch_size=8", "--set", "data.chunk_length=32"]
+from ..runs import CLI, assert_same_losses, charlm_args, wait_for_step
 
 
 def run_cli(*argv):
@@ -134,89 +132,42 @@ def test_a_corrupt_checkpoint_is_a_clear_error(quick_run, tmp_path, capsys):
     assert "drop --preset/--set" in capsys.readouterr().err
 
 
-def settings(corpus, steps):
-    return [
-        *TINY,
-        "--set",
-        f"data.path={corpus}",
-        "--set",
-        f"train.max_steps={steps}",
-        "--set",
-        "train.checkpoint_every=20",
-        "--set",
-        "train.eval_every=50",
-        "--set",
-        "train.log_every=10",
-        "--set",
-        "model.num_layers=2",
-        "--set",
-        "model.dropout=0.1",
-        "--preset",
-        "quick",
-    ]
-
-
 def test_resume_after_a_kill_matches_an_uninterrupted_run(corpus_file, tmp_path):
-    steps = 400
-    killed = tmp_path / "killed"
-    cmd = [
-        sys.executable,
-        "-m",
-        "seqlab.cli",
-        "run",
-        "charlm",
-        *settings(corpus_file, steps),
-        "--out",
-        str(killed),
-        "--quiet",
-    ]
-    log = tmp_path / "stderr.txt"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        rows = read_metrics(killed / "metrics.jsonl") if (killed / "metrics.jsonl").exists() else []
-        if rows and rows[-1]["step"] >= 90:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, f"the run ended before it could be killed: {log.read_text()}"
+    settings = charlm_args(
+        corpus_file,
+        train__max_steps=400,
+        train__checkpoint_every=20,
+        train__eval_every=50,
+        model__num_layers=2,
+        model__dropout=0.1,
+    )
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    proc = subprocess.Popen(
+        [*CLI, *settings, "--out", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_step(killed, 90, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    at = checkpoint.load(killed / "checkpoint.pt")["step"]
-    assert 20 <= at < steps
+    assert 20 <= checkpoint.load(killed / "checkpoint.pt")["step"] < 400
     assert run_cli("run", "charlm", "--resume", killed, "--quiet") == 0
-
-    whole = tmp_path / "whole"
-    assert run_cli("run", "charlm", *settings(corpus_file, steps), "--out", whole, "--quiet") == 0
-    a, b = read_metrics(whole / "metrics.jsonl"), read_metrics(killed / "metrics.jsonl")
-    assert [(r["step"], r["split"]) for r in a] == [(r["step"], r["split"]) for r in b]
-    for ra, rb in zip(a, b, strict=True):
-        assert rb["loss"] == pytest.approx(ra["loss"], rel=1e-5), ra["step"]
+    assert run_cli(*settings, "--out", whole) == 0
+    assert_same_losses(whole, killed)
     assert (killed / "report.md").exists()
 
 
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(corpus_file, tmp_path):
     out = tmp_path / "interrupted"
-    cmd = [
-        sys.executable,
-        "-m",
-        "seqlab.cli",
-        "run",
-        "charlm",
-        *settings(corpus_file, 100_000),
-        "--set",
-        "train.checkpoint_every=100000",  # so a checkpoint can only come from the interrupt
-        "--out",
-        str(out),
-        "--quiet",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        rows = read_metrics(out / "metrics.jsonl") if (out / "metrics.jsonl").exists() else []
-        if rows and rows[-1]["step"] >= 30:
-            break
-        time.sleep(0.02)
+    # No periodic checkpoints: one can only come from the interrupt.
+    settings = charlm_args(corpus_file, train__max_steps=100_000, train__checkpoint_every=100_000)
+    proc = subprocess.Popen(
+        [*CLI, *settings, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_step(out, 30, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
