@@ -1,6 +1,7 @@
 """The model-agnostic Trainer: schedule, early stopping, checkpoints, resume."""
 
-import math
+import os
+import signal
 
 import pytest
 import torch
@@ -159,14 +160,21 @@ def test_resume_rejects_another_configuration(tmp_path):
         wider.fit(resume=True)
 
 
-def test_ctrl_c_saves_a_checkpoint(tmp_path):
+def test_ctrl_c_stops_after_the_step_with_a_checkpoint_of_it(tmp_path):
     cfg = TrainConfig(max_steps=100, eval_every=1000, checkpoint_every=1000, log_every=1)
+    trainer = Trainer(model(), Regression(), cfg, run_dir=tmp_path)
+    updates = []
 
-    def interrupt(kind, info):
-        if kind == "train" and info["step"] == 7:
-            raise KeyboardInterrupt
+    def ctrl_c_after_the_update(optimizer, args, kwargs):
+        # The worst moment: weights updated, the step not yet counted.
+        updates.append(1)
+        if len(updates) == 7:
+            os.kill(os.getpid(), signal.SIGINT)
 
+    trainer.optimizer.register_step_post_hook(ctrl_c_after_the_update)
     with pytest.raises(KeyboardInterrupt):
-        Trainer(model(), Regression(), cfg, run_dir=tmp_path, on_event=interrupt).fit()
-    assert checkpoint.load(tmp_path / "checkpoint.pt")["step"] == 7
-    assert math.isfinite(read_metrics(tmp_path / "metrics.jsonl")[-1]["loss"])
+        trainer.fit()
+    state = checkpoint.load(tmp_path / "checkpoint.pt")
+    assert state["step"] == 7
+    assert all(int(p["step"]) == 7 for p in state["optimizer"]["state"].values())  # Adam agrees
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

@@ -11,7 +11,10 @@ model, optimiser, step (batches are a pure function of the step), training time 
 of a time-limited run), each rank's carried state and random-number generators.
 """
 
+import contextlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,6 +165,8 @@ class Trainer:
         self.step, self.elapsed, self.carry = 0, 0.0, None
         self.best_valid, self.best_step, self.evals_since_best = float("inf"), 0, 0
         self.last_valid: dict = {}
+        self.train_loss = float("nan")
+        self._interrupted = False
 
     # ------------------------------------------------------------------ events and schedule
     def _emit(self, kind: str, **info) -> None:
@@ -285,17 +290,7 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self, resume: bool = False) -> TrainResult:
         if resume:
-            if self.run_dir is None and self.ctx.main:
-                raise CheckpointError("resuming needs the run folder that holds the checkpoint")
-            path = distributed.broadcast_object(
-                str(self.run_dir / CHECKPOINT) if self.run_dir else None, self.ctx
-            )
-            if not Path(path).exists():
-                raise CheckpointError(
-                    f"{Path(path).parent} has no checkpoint yet: the run stopped before its first "
-                    f"one (every {self.cfg.checkpoint_every} steps); start it again"
-                )
-            self.load_checkpoint(Path(path))
+            self._resume()
         cfg = self.cfg
         self._emit(
             "start",
@@ -306,88 +301,15 @@ class Trainer:
             items=self.task.items,
             resumed=resume,
         )
-        window_loss, window_items, window_steps = 0.0, 0, 0
-        window_start = time.perf_counter()
-        clock, evaluated_at = time.perf_counter(), -1
-        try:
-            while not (reason := self._done()):
-                lr = self.lr()
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                batch = to_device(self.task.train_batch(self.step, self.ctx), self.ctx.device)
-                loss, carry, items = self.task.train_step(self.net, batch, self.carry)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = (
-                    float(nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm))
-                    if cfg.clip_norm > 0
-                    else float("nan")
-                )
-                self.optimizer.step()
-                self.carry = detach(carry)
-                self.step += 1
-                window_loss += float(loss.detach())
-                window_items += items * self.ctx.world
-                window_steps += 1
-                now = time.perf_counter()
-                self.elapsed += now - clock
-                clock = now
-                if cfg.time_budget and self.ctx.distributed:
-                    # Ranks must agree on the schedule and on when the budget is spent.
-                    self.elapsed = float(
-                        distributed.all_reduce(
-                            torch.tensor([self.elapsed], dtype=torch.float64),
-                            self.ctx,
-                            op=torch.distributed.ReduceOp.MAX,
-                        )
-                    )
-                if self.step % cfg.log_every == 0 or self._done():
-                    mean = torch.tensor([window_loss / window_steps], dtype=torch.float64)
-                    mean = float(distributed.all_reduce(mean, self.ctx)) / self.ctx.world
-                    rate = window_items / max(now - window_start, 1e-9)
-                    self.metrics.append(
-                        {
-                            "step": self.step,
-                            "split": "train",
-                            "loss": mean,
-                            "lr": lr,
-                            "grad_norm": grad_norm,
-                            f"{self.task.items}_per_s": round(rate, 1),
-                            "elapsed": round(self.elapsed, 2),
-                        }
-                    )
-                    self._emit(
-                        "train",
-                        step=self.step,
-                        loss=mean,
-                        lr=lr,
-                        rate=rate,
-                        elapsed=self.elapsed,
-                        eta=self._eta(rate, items),
-                    )
-                    self.train_loss = mean
-                    window_loss, window_items, window_steps = 0.0, 0, 0
-                    window_start = now
-                if self.step % cfg.eval_every == 0:
-                    self._validate()
-                    evaluated_at = self.step
-                if self.step % cfg.checkpoint_every == 0:
-                    self.save_checkpoint()
-                if self.step % cfg.eval_every == 0 or self.step % cfg.checkpoint_every == 0:
-                    # Both count against the time budget (wall time) but not against the
-                    # throughput of the next logging window.
-                    window_start = time.perf_counter()
-        except KeyboardInterrupt:
-            if not self.ctx.distributed:
-                self.save_checkpoint()  # so Ctrl-C loses nothing
-            raise
+        with self._interrupts_between_steps():
+            reason, evaluated_at = self._loop()
         if evaluated_at != self.step:
             self._validate()
         self.save_checkpoint()
         result = TrainResult(
             step=self.step,
             elapsed=self.elapsed,
-            train_loss=getattr(self, "train_loss", float("nan")),
+            train_loss=self.train_loss,
             valid=self.last_valid,
             best_valid_loss=self.best_valid,
             best_step=self.best_step,
@@ -395,6 +317,118 @@ class Trainer:
         )
         self._emit("end", result=result)
         return result
+
+    def _resume(self) -> None:
+        if self.run_dir is None and self.ctx.main:
+            raise CheckpointError("resuming needs the run folder that holds the checkpoint")
+        path = distributed.broadcast_object(
+            str(self.run_dir / CHECKPOINT) if self.run_dir else None, self.ctx
+        )
+        if not Path(path).exists():
+            raise CheckpointError(
+                f"{Path(path).parent} has no checkpoint yet: the run stopped before its first "
+                f"one (every {self.cfg.checkpoint_every} steps); start it again"
+            )
+        self.load_checkpoint(Path(path))
+
+    @contextlib.contextmanager
+    def _interrupts_between_steps(self):
+        """Ctrl-C stops the run after the current step (or validation) with a checkpoint of
+        that step; a second Ctrl-C stops at once and keeps the last periodic checkpoint. (A
+        checkpoint written in the middle of a step could hold weights updated for a step it
+        doesn't count.) Only in one process, from the main thread: torchrun handles signals
+        for its ranks."""
+        if self.ctx.distributed or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum, frame):
+            self._interrupted = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _loop(self) -> tuple[str, int]:
+        """Steps until a stop condition; returns it and the step last validated (-1: none)."""
+        cfg = self.cfg
+        window_loss, window_items, window_steps = 0.0, 0, 0
+        window_start = clock = time.perf_counter()
+        evaluated_at = -1
+        while not (reason := self._done()):
+            if self._interrupted:
+                self._interrupted = False
+                self.save_checkpoint()
+                raise KeyboardInterrupt
+            lr = self.lr()
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            batch = to_device(self.task.train_batch(self.step, self.ctx), self.ctx.device)
+            loss, carry, items = self.task.train_step(self.net, batch, self.carry)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = (
+                float(nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm))
+                if cfg.clip_norm > 0
+                else float("nan")
+            )
+            self.optimizer.step()
+            self.carry = detach(carry)
+            self.step += 1
+            window_loss += float(loss.detach())
+            window_items += items * self.ctx.world
+            window_steps += 1
+            now = time.perf_counter()
+            self.elapsed += now - clock
+            clock = now
+            if cfg.time_budget and self.ctx.distributed:
+                # Ranks must agree on the schedule and on when the budget is spent.
+                self.elapsed = float(
+                    distributed.all_reduce(
+                        torch.tensor([self.elapsed], dtype=torch.float64),
+                        self.ctx,
+                        op=torch.distributed.ReduceOp.MAX,
+                    )
+                )
+            if self.step % cfg.log_every == 0 or self._done():
+                mean = torch.tensor([window_loss / window_steps], dtype=torch.float64)
+                self.train_loss = float(distributed.all_reduce(mean, self.ctx)) / self.ctx.world
+                rate = window_items / max(now - window_start, 1e-9)
+                self.metrics.append(
+                    {
+                        "step": self.step,
+                        "split": "train",
+                        "loss": self.train_loss,
+                        "lr": lr,
+                        "grad_norm": grad_norm,
+                        f"{self.task.items}_per_s": round(rate, 1),
+                        "elapsed": round(self.elapsed, 2),
+                    }
+                )
+                self._emit(
+                    "train",
+                    step=self.step,
+                    loss=self.train_loss,
+                    lr=lr,
+                    rate=rate,
+                    elapsed=self.elapsed,
+                    eta=self._eta(rate, items),
+                )
+                window_loss, window_items, window_steps = 0.0, 0, 0
+                window_start = now
+            if self.step % cfg.eval_every == 0:
+                self._validate()
+                evaluated_at = self.step
+            if self.step % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+            if self.step % cfg.eval_every == 0 or self.step % cfg.checkpoint_every == 0:
+                # Both count against the time budget (wall time) but not against the
+                # throughput of the next logging window.
+                window_start = time.perf_counter()
+        return reason, evaluated_at
 
     def _eta(self, rate: float, items_per_step: int) -> float:
         """Seconds left by the step limit or the time budget, whichever comes first."""
