@@ -10,6 +10,7 @@ DistributedDataParallel; only rank 0 prints and writes.
 """
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 from . import __version__, experiments
+from .config import keys, override
 from .console import Progress, duration
 from .errors import CheckpointError, ConfigError, SeqlabError
 from .experiments import rundir
@@ -64,8 +66,6 @@ def _overrides(args) -> list[str]:
 def cmd_run(args) -> int:
     experiment = experiments.get(args.experiment)
     if args.help_config:
-        from .config import keys
-
         cfg = experiment.preset(args.preset)
         print(f"keys of {experiment.name} (preset {args.preset or experiment.default_preset}):")
         for key, value in keys(cfg).items():
@@ -78,20 +78,14 @@ def cmd_run(args) -> int:
                 "--resume continues a run with the configuration in its config.json; "
                 "drop --preset/--set/--seed/--out (only --device may change)"
             )
-        probe = rundir.reopen(args.resume, distributed.Context(), expect=experiment.name)
-        device = args.device or probe.cfg.device
-        ctx = distributed.setup(device)
-        run = rundir.reopen(args.resume, ctx, expect=experiment.name)
+        run = rundir.reopen(args.resume, distributed.Context(), expect=experiment.name)
         if args.device:
-            import dataclasses
-
             run.cfg = dataclasses.replace(run.cfg, device=args.device)
+        ctx = run.ctx = distributed.setup(run.cfg.device)
     else:
-        from .config import override
-
         cfg = override(experiment.preset(args.preset), _overrides(args))
-        ctx = distributed.setup(getattr(cfg, "device", "auto"))
-        run = rundir.start(experiment, args.preset, _overrides(args), args.out, ctx)
+        ctx = distributed.setup(cfg.device)
+        run = rundir.start(experiment, args.preset, cfg, args.out, ctx)
     out = sys.stdout if ctx.main else None
     if out:
         print(

@@ -89,12 +89,9 @@ def default_dir(name: str) -> Path:
     return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def start(
-    experiment: Experiment, preset: str | None, overrides: list[str], out: str | None, ctx: Context
-) -> Run:
-    """A new run: the configuration (preset, then ``--set`` overrides), a fresh folder."""
+def start(experiment: Experiment, preset: str | None, cfg, out: str | None, ctx: Context) -> Run:
+    """A new run of configuration ``cfg`` (built from ``preset``) in a fresh folder."""
     preset = preset or experiment.default_preset
-    cfg = config.override(experiment.preset(preset), overrides)
     path = Path(out) if out else default_dir(experiment.name)
     if ctx.main:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
