@@ -4,11 +4,13 @@ import json
 import os
 import signal
 import subprocess
+from dataclasses import dataclass
 
 import pytest
 import torch
 
 from seqlab import cli
+from seqlab.experiments import REGISTRY, Experiment
 from seqlab.train import checkpoint
 from seqlab.train.metrics import read_metrics
 
@@ -173,3 +175,25 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(corpus_file, tmp_path)
     assert proc.returncode == 130, err
     assert f"seqlab run charlm --resume {out}" in err and "Traceback" not in err
     assert checkpoint.load(out / "checkpoint.pt")["step"] >= 30
+
+
+def test_a_run_folder_of_another_experiment(tmp_path, monkeypatch, capsys):
+    @dataclass(frozen=True)
+    class OtherConfig:
+        seed: int = 0
+        device: str = "auto"
+
+    other = Experiment("other", "a stand-in", {"default": OtherConfig()}, run=lambda *a: {})
+    monkeypatch.setitem(REGISTRY, "other", other)
+    folder = tmp_path / "other-run"
+    folder.mkdir()
+    record = {"experiment": "other", "preset": "default", "config": {"seed": 0, "device": "auto"}}
+    (folder / "config.json").write_text(json.dumps(record))
+    assert run_cli("run", "charlm", "--resume", folder) == 2
+    assert "is a run of 'other', not 'charlm'; resume it with `seqlab run other --resume" in (
+        capsys.readouterr().err
+    )
+    assert run_cli("sample", folder) == 2
+    assert "'other', which has nothing to sample; `seqlab sample` works with runs of: charlm" in (
+        capsys.readouterr().err
+    )

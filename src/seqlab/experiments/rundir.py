@@ -23,6 +23,7 @@ import torch
 from .. import __version__, config
 from ..errors import CheckpointError, ConfigError
 from ..train import distributed
+from ..train.checkpoint import atomic_write_bytes
 from ..train.distributed import Context
 from .registry import Experiment, get
 
@@ -46,11 +47,10 @@ class Run:
         return path
 
     def write_text(self, name: str, text: str) -> Path:
+        """Write ``name`` in the run folder atomically (rank 0 only)."""
         path = self.dir / name
         if self.ctx.main:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
         return path
 
 
@@ -100,12 +100,12 @@ def start(experiment: Experiment, preset: str | None, cfg, out: str | None, ctx:
                 f"or continue that run with `seqlab run {experiment.name} --resume {path}`"
             )
         path.mkdir(parents=True, exist_ok=True)
-        record = {"experiment": experiment.name, "preset": preset, "config": config.to_dict(cfg)}
-        (path / "config.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        env = environment(ctx, getattr(cfg, "seed", None))
-        (path / "env.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
-    path = Path(distributed.broadcast_object(str(path), ctx))
-    return Run(experiment, preset, cfg, path, ctx)
+    run = Run(experiment, preset, cfg, Path(distributed.broadcast_object(str(path), ctx)), ctx)
+    record = {"experiment": experiment.name, "preset": preset, "config": config.to_dict(cfg)}
+    run.write_text("config.json", json.dumps(record, indent=2) + "\n")
+    env = environment(ctx, getattr(cfg, "seed", None))
+    run.write_text("env.json", json.dumps(env, indent=2) + "\n")
+    return run
 
 
 def read_config(path: Path) -> dict:
