@@ -54,6 +54,7 @@ def test_quick_preset_leaves_a_complete_run_folder(quick_run):
     assert valid[-1] < summary["unigram_loss"] and valid[-1] < valid[0]
     report = (quick_run / "report.md").read_text()
     assert f"{valid[-1]:.4f} nats" in report and "bits" in report and "![loss]" in report
+    assert "over the first 20,000 validation characters only" in report  # the quick preset's cut
 
 
 def test_sampling_is_reproducible_with_a_seed(quick_run, capsys):

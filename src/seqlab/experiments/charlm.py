@@ -311,13 +311,19 @@ def report(cfg: CharLMConfig, run: Run, s: dict) -> str:
     def nats(x):
         return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f} nats ({x / LN2:.4f} bits)"
 
+    scored = ""
+    if cfg.data.max_valid_chars and cfg.data.max_valid_chars < s["valid_chars"]:
+        scored = (
+            f" Validation losses are over the first {cfg.data.max_valid_chars:,} validation"
+            " characters only (`data.max_valid_chars`)."
+        )
     budget = f"{t.max_steps} steps" if t.max_steps else ""
     if t.time_budget:
         budget += (" or " if budget else "") + f"{t.time_budget / 60:g} minutes"
     return f"""# charlm — character-level language model
 
 Preset `{run.preset}`. Data: {s["source"]} — {s["train_chars"]:,} training and
-{s["valid_chars"]:,} validation characters, {s["vocab"]} distinct.
+{s["valid_chars"]:,} validation characters, {s["vocab"]} distinct.{scored}
 
 Model: embedding {m.embedding_size} → {m.num_layers} × {m.hidden_size} {m.cell.upper()}
 (backend `{m.backend}`{", layer norm" if m.layer_norm else ""}, dropout {m.dropout}) → linear to
