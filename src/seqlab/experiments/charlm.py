@@ -180,10 +180,11 @@ def run(cfg: CharLMConfig, run: Run, on_event=None) -> dict:
         if ctx.main:
             vocab.save(vocab_path)
     train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
-    unigram = unigram_loss(train_ids, valid_ids, len(vocab))
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, len(vocab))
     task = CharLMTask(train_ids, valid_ids, cfg)
+    # Over the characters the model is scored on (data.max_valid_chars may cut them).
+    unigram = unigram_loss(train_ids, task.valid_ids[1:], len(vocab))
     info = {
         "source": source["source"],
         "train_chars": len(train_ids),
@@ -228,7 +229,7 @@ def run(cfg: CharLMConfig, run: Run, on_event=None) -> dict:
     text = sample_text(model.to("cpu"), vocab, cfg.sample, valid_text, seed=cfg.seed)
     summary["sample"] = text
     run.write_text("sample.txt", text)
-    run.write_text("summary.json", json.dumps({k: v for k, v in summary.items()}, indent=2) + "\n")
+    run.write_text("summary.json", json.dumps(summary, indent=2) + "\n")
     run.write_text("report.md", report(cfg, run, summary))
     return summary
 
