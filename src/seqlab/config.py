@@ -8,7 +8,6 @@ that does not parse is a :class:`~seqlab.errors.ConfigError` listing what is val
 """
 
 import dataclasses
-import json
 import types
 import typing
 from typing import Any
@@ -128,10 +127,6 @@ def from_dict(cls, data: dict[str, Any], where: str = "config"):
         return cls(**values)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{where}: {err}") from None
-
-
-def dumps(cfg) -> str:
-    return json.dumps(to_dict(cfg), indent=2) + "\n"
 
 
 def check(condition: bool, field: str, value, expected: str) -> None:
