@@ -13,7 +13,7 @@ from .helpers import assert_close_all, grads, layer_params
 F64 = torch.float64
 
 
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid"])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid", "linear"])
 @pytest.mark.parametrize("masked,reverse", [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("size", [(3, 5), (9, 600)])  # (B, H); the second runs tanh via σ
 @pytest.mark.parametrize("bias", [True, False])
@@ -33,7 +33,7 @@ def test_hand_derived_equals_autograd_of_reference(nonlinearity, masked, reverse
     assert_close_all(grads(ours, leaves, weights), grads(ref, leaves, weights), atol=1e-10)
 
 
-@pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid", "linear"])
 def test_gradcheck(nonlinearity):
     m = seqlab.RNN(2, 3, nonlinearity=nonlinearity, dtype=F64)
     p = layer_params(m)

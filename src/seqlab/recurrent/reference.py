@@ -55,11 +55,17 @@ def _run(x, states, mask, reverse, step: Callable) -> tuple[Tensor, tuple[Tensor
     return torch.stack(outputs), states
 
 
-ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
+ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "linear": lambda a: a,
+}
 
 
 def rnn_layer(x, h0, params: Params, nonlinearity="tanh", mask=None, reverse=False):
-    """Elman RNN: ``h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, φ in tanh, relu, sigmoid."""
+    """Elman RNN: ``h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, φ in tanh, relu, sigmoid,
+    linear."""
     act = ACTIVATIONS[nonlinearity]
 
     def step(x_t, h):

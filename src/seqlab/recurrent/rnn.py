@@ -4,14 +4,16 @@ Equations, lecture notation with ``torch.nn`` names (one layer, one direction)::
 
     A_{z_t} = W x_t + U z_{t-1} + b        W = weight_ih (H, I), U = weight_hh (H, H),
     z_t     = φ(A_{z_t})                   b = bias_ih + bias_hh (H,), z_t = h_t
-    φ ∈ {tanh, relu, sigmoid}              (sigmoid is the lecture's σ; torch has no such option)
+    φ ∈ {tanh, relu, sigmoid, linear}      (sigmoid is the lecture's σ; linear is φ(a) = a, the
+                                           case the spectrum of U alone decides; torch has neither)
 
 Shapes: x (T, B, I), z_0 (B, H), output (T, B, H). Equivalent to the loop in
 :func:`seqlab.recurrent.reference.rnn_layer`.
 
 BPTT. With δ_t = ∂E/∂z_t (from the output at t and from step t+1)::
 
-    ∂E/∂A_{z_t} = δ_t ⊙ φ'(A_{z_t})       φ' = 1 - z_t² (tanh), 1[z_t > 0] (relu), z_t(1 - z_t) (σ)
+    ∂E/∂A_{z_t} = δ_t ⊙ φ'(A_{z_t})       φ' = 1 - z_t² (tanh), 1[z_t > 0] (relu), z_t(1 - z_t) (σ),
+                                           1 (linear)
     δ_{t-1}     = ∂E/∂y_{t-1} + (∂E/∂A_{z_t}) U
     ∂E/∂W = Σ_t (∂E/∂A_{z_t})ᵀ x_t,  ∂E/∂U = Σ_t (∂E/∂A_{z_t})ᵀ z_{t-1},  ∂E/∂b = Σ_t ∂E/∂A_{z_t}
 
@@ -34,12 +36,13 @@ from .gemm import bind_add_linear_, linear, t_matmul
 from .pointwise import use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey
 
-NONLINEARITIES = ("tanh", "relu", "sigmoid")
+NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
 # Each takes ``out=`` so the loop writes the state buffer directly.
 _ACTIVATIONS = {
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
     "relu": lambda a, out: torch.clamp_min(a, 0.0, out=out),
+    "linear": lambda a, out: out.copy_(a),
 }
 
 
@@ -93,6 +96,8 @@ def rnn_backward(d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bia
         deriv = 1.0 - z * z
     elif nonlinearity == "relu":
         deriv = (z > 0).to(z.dtype)
+    elif nonlinearity == "linear":
+        deriv = torch.ones_like(z)
     else:
         deriv = z * (1.0 - z)
     delta_buf = torch.empty_like(deriv)  # δ_t starts as ∂E/∂y_t; the loop adds the rest
@@ -193,8 +198,8 @@ class _RNNFamily:
         return f"rnn_{self.nonlinearity}"
 
     def _torch_unsupported(self) -> str | None:
-        if self.nonlinearity == "sigmoid":
-            return "torch.nn.RNN has no sigmoid nonlinearity"
+        if self.nonlinearity in ("sigmoid", "linear"):
+            return f"torch.nn.RNN has no {self.nonlinearity} nonlinearity"
         return None
 
     def _variant_repr(self) -> str:
@@ -206,7 +211,7 @@ class _RNNFamily:
 
 
 class RNN(_RNNFamily, RecurrentBase):
-    r"""Elman RNN, a drop-in twin of :class:`torch.nn.RNN` with a sigmoid option.
+    r"""Elman RNN, a drop-in twin of :class:`torch.nn.RNN` with sigmoid and linear options.
 
     ``h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` per layer and direction (equations and
     BPTT in this module's docstring). Parameters ``weight_ih_l{k}{_reverse}`` (H, I or D·H),
@@ -242,7 +247,8 @@ class RNN(_RNNFamily, RecurrentBase):
 
 
 class RNNCell(_RNNFamily, CellBase):
-    """One step of the Elman RNN, a twin of :class:`torch.nn.RNNCell` with a sigmoid option."""
+    """One step of the Elman RNN, a twin of :class:`torch.nn.RNNCell` with sigmoid and linear
+    options."""
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", **kwargs):
         super().__init__(input_size, hidden_size, bias, nonlinearity=nonlinearity, **kwargs)
