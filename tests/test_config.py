@@ -57,3 +57,13 @@ def test_dict_round_trip_and_unknown_keys():
     assert config.from_dict(Outer, config.to_dict(cfg)) == cfg
     with pytest.raises(ConfigError, match=r"config.inner: unknown keys \['beta'\]"):
         config.from_dict(Outer, {"inner": {"beta": 1}})
+
+
+def test_parse_list_reads_comma_separated_values_and_names_the_field():
+    from seqlab.config import parse_list
+
+    assert parse_list(" 2, 5,10 ", "delays", int) == (2, 5, 10)
+    with pytest.raises(ConfigError, match="models='lstm,x': expected a comma-separated list of"):
+        parse_list("lstm,x", "models", allowed=("lstm", "gru"))
+    with pytest.raises(ConfigError, match="delays=''"):
+        parse_list("", "delays", int)

@@ -134,3 +134,17 @@ def check(condition: bool, field: str, value, expected: str) -> None:
     expected unless ``condition`` holds."""
     if not condition:
         raise ConfigError(f"{field}={value!r}: expected {expected}")
+
+
+def parse_list(value: str, field: str, cast=str, allowed=None) -> tuple:
+    """A comma-separated configuration value as a tuple (``"lstm,gru"`` -> ``("lstm", "gru")``);
+    a ConfigError naming the field when it is empty or an item does not parse or is not allowed."""
+    items = [v.strip() for v in str(value).split(",") if v.strip()]
+    try:
+        parsed = tuple(cast(v) for v in items)
+    except ValueError:
+        parsed = ()
+    ok = bool(parsed) and (allowed is None or all(v in allowed for v in parsed))
+    expected = "a comma-separated list" + (f" of {', '.join(map(str, allowed))}" if allowed else "")
+    check(ok, field, value, expected)
+    return parsed

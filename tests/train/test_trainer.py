@@ -10,7 +10,9 @@ from torch import nn
 from seqlab.errors import CheckpointError, ConfigError
 from seqlab.train import TrainConfig, Trainer, checkpoint
 from seqlab.train.metrics import read_metrics
+from seqlab.train.runtime import one_thread
 from seqlab.train.schedule import lr_factor
+from seqlab.train.trainer import make_optimizer
 
 
 class Regression:
@@ -59,8 +61,8 @@ def test_cosine_schedule_with_warmup():
 def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match=r"train.max_steps=0: expected a positive step count"):
         TrainConfig(max_steps=0, time_budget=0)
-    with pytest.raises(ConfigError, match="train.optimizer='sgd'"):
-        TrainConfig(optimizer="sgd")
+    with pytest.raises(ConfigError, match="train.optimizer='rmsprop'"):
+        TrainConfig(optimizer="rmsprop")
 
 
 def test_training_lowers_the_loss_and_logs(tmp_path):
@@ -178,3 +180,19 @@ def test_ctrl_c_stops_after_the_step_with_a_checkpoint_of_it(tmp_path):
     assert state["step"] == 7
     assert all(int(p["step"]) == 7 for p in state["optimizer"]["state"].values())  # Adam agrees
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_sgd_with_momentum_is_plain_torch_sgd():
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.5)
+    opt = make_optimizer([torch.nn.Parameter(torch.zeros(2))], cfg)
+    assert isinstance(opt, torch.optim.SGD)
+    assert opt.defaults["lr"] == 0.1 and opt.defaults["momentum"] == 0.5
+    with pytest.raises(ConfigError, match="train.momentum=1.0"):
+        TrainConfig(optimizer="sgd", momentum=1.0)
+
+
+def test_one_thread_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -3,6 +3,8 @@
 import ctypes
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -49,3 +51,19 @@ def keep_freed_memory() -> bool:
         return False
     log.debug("glibc mmap/trim thresholds raised: %s", ok)
     return ok
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with one intra-op thread, then restore the count.
+
+    For small networks (tens of units): their products are far too small to share, and a second
+    OpenMP thread only adds a synchronisation per op, which costs milliseconds instead of
+    microseconds when another process keeps the other core busy.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

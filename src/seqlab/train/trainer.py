@@ -2,7 +2,7 @@
 
 What is model- or data-specific comes from a *task* (:class:`Task`): how to get the batch of a
 step, the loss of a batch, and the validation metrics. The Trainer does the rest: the optimiser
-(Adam/AdamW), gradient-norm clipping, the learning-rate schedule, truncated BPTT's carried
+(Adam/AdamW/SGD), gradient-norm clipping, the learning-rate schedule, truncated BPTT's carried
 state, periodic validation, early stopping, ``metrics.jsonl``, atomic checkpoints that resume to
 the same numbers, and DistributedDataParallel when launched by ``torchrun``.
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
+OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,9 @@ class TrainConfig:
     seconds (0 = no limit; at least one must be set) or when validation loss has not improved
     for ``patience`` evaluations (0 = never stop early)."""
 
-    optimizer: str = "adam"
+    optimizer: str = "adam"  # adam | adamw | sgd
     lr: float = 2e-3
+    momentum: float = 0.0  # sgd only
     beta1: float = 0.9
     beta2: float = 0.999
     weight_decay: float = 0.0
@@ -63,9 +65,13 @@ class TrainConfig:
 
     def __post_init__(self):
         check(
-            self.optimizer in ("adam", "adamw"), "train.optimizer", self.optimizer, "adam or adamw"
+            self.optimizer in OPTIMIZERS,
+            "train.optimizer",
+            self.optimizer,
+            f"one of {', '.join(OPTIMIZERS)}",
         )
         check(self.lr > 0, "train.lr", self.lr, "a positive number")
+        check(0 <= self.momentum < 1, "train.momentum", self.momentum, "in [0, 1)")
         check(
             0 <= self.beta1 < 1 and 0 <= self.beta2 < 1,
             "train.beta1/beta2",
@@ -87,6 +93,15 @@ class TrainConfig:
         )
         for name in ("eval_every", "checkpoint_every", "log_every"):
             check(getattr(self, name) >= 1, f"train.{name}", getattr(self, name), "an integer >= 1")
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return opt_cls(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
 
 
 class Task(Protocol):
@@ -155,13 +170,7 @@ class Trainer:
             if self.ctx.distributed
             else self.model
         )
-        opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-        self.optimizer = opt_cls(
-            self.model.parameters(),
-            lr=cfg.lr,
-            betas=(cfg.beta1, cfg.beta2),
-            weight_decay=cfg.weight_decay,
-        )
+        self.optimizer = make_optimizer(self.model.parameters(), cfg)
         self.step, self.elapsed, self.carry = 0, 0.0, None
         self.best_valid, self.best_step, self.evals_since_best = float("inf"), 0, 0
         self.last_valid: dict = {}
