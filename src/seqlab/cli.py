@@ -12,18 +12,16 @@ DistributedDataParallel; only rank 0 prints and writes.
 import argparse
 import dataclasses
 import logging
-import math
 import os
 import shutil
 import sys
-import textwrap
 from pathlib import Path
 
 import torch
 
 from . import __version__, experiments
 from .config import keys, override
-from .console import Progress, duration
+from .console import Progress
 from .errors import CheckpointError, ConfigError, SeqlabError
 from .experiments import rundir
 from .train import distributed
@@ -123,27 +121,14 @@ def cmd_run(args) -> int:
     return 0
 
 
-def print_summary(s: dict, run_dir: Path) -> None:
-    def nats(x):
-        return (
-            "n/a"
-            if x is None or not math.isfinite(x)
-            else f"{x:.4f} nats ({x / math.log(2):.3f} bits)"
-        )
-
-    print(
-        f"\n  {s['steps']:,} steps in {duration(s['train_seconds'])} "
-        f"({s['stop_reason']}) · median {s.get('chars_per_s', float('nan')):,.0f} chars/s"
-    )
-    print(f"  training loss   {nats(s['train_loss'])} per char")
-    print(
-        f"  validation loss {nats(s['valid_loss'])} per char "
-        f"(best {s['best_valid_loss']:.4f} at step {s['best_step']:,})"
-    )
-    if "sample" in s:
-        print("\n  sample:\n" + textwrap.indent(s["sample"].rstrip(), "    | ", lambda _: True))
+def print_summary(summary: dict, run_dir: Path) -> None:
+    """The experiment's own result lines, then where the report and figures are."""
+    lines = summary.get("lines") or []
+    if lines:
+        print("\n" + "\n".join(f"  {line}" if line else "" for line in lines))
     print(f"\n  report  {run_dir / 'report.md'}\n  figures {run_dir / 'figures'}")
-    print(f"  more text: seqlab sample {run_dir} --length 1000")
+    for hint in summary.get("hints", []):
+        print(f"  {hint}")
 
 
 def cmd_sample(args) -> int:

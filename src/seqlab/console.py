@@ -47,6 +47,10 @@ class Progress:
         ]
         self._line("  " + " · ".join(parts))
 
+    def on_stage(self, info: dict) -> None:
+        """A line of an experiment's own (e.g. which training of a sweep starts or ended)."""
+        self._line("  " + info["text"])
+
     def on_start(self, info: dict) -> None:
         self.max_steps, self.budget, self.items = (
             info["max_steps"],
@@ -59,6 +63,8 @@ class Progress:
         if self.budget:
             minutes, seconds = divmod(round(self.budget), 60)
             limits.append(f"{minutes} min {seconds} s" if seconds else f"{minutes} minutes")
+        if not info.get("announce", True):
+            return
         what = f"resuming at step {info['step']:,}" if info["resumed"] else "training"
         tail = ", whichever comes first" if len(limits) > 1 else ""
         self._line(f"  {what}: until {' or '.join(limits)}{tail}")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import check, keys
+from ..console import duration
 from ..data.shakespeare import load_shakespeare
 from ..data.text import CharVocab, StreamBatches, eval_chunks, read_text_file
 from ..decode import generate
@@ -231,7 +232,27 @@ def run(cfg: CharLMConfig, run: Run, on_event=None) -> dict:
     run.write_text("sample.txt", text)
     run.write_text("summary.json", json.dumps(summary, indent=2) + "\n")
     run.write_text("report.md", report(cfg, run, summary))
+    summary["lines"] = result_lines(summary)
+    summary["hints"] = [f"more text: seqlab sample {run.dir} --length 1000"]
     return summary
+
+
+def result_lines(s: dict) -> list[str]:
+    """What `seqlab run` prints at the end."""
+
+    def nats(x):
+        return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f} nats ({x / LN2:.3f} bits)"
+
+    lines = [
+        f"{s['steps']:,} steps in {duration(s['train_seconds'])} ({s['stop_reason']})"
+        f" · median {s.get('chars_per_s', float('nan')):,.0f} chars/s",
+        f"training loss   {nats(s['train_loss'])} per char",
+        f"validation loss {nats(s['valid_loss'])} per char "
+        f"(best {s['best_valid_loss']:.4f} at step {s['best_step']:,})",
+    ]
+    if "sample" in s:
+        lines += ["", "sample:", *("  | " + line for line in s["sample"].rstrip().split("\n"))]
+    return lines
 
 
 def _median(values):
