@@ -1,0 +1,145 @@
+"""Small recurrent networks for the topologies of Karpathy's "Unreasonable Effectiveness of
+Recurrent Neural Networks" diagram, built on the engine (``seqlab.RNN/LSTM/GRU``).
+
+One-to-one and synced many-to-many need nothing beyond :class:`~.tagger.SequenceTagger` (run
+for one step, or read out at every frame). The other three:
+
+:class:`SequenceClassifier` (many-to-one), read out once, at each sequence's last frame::
+
+    e_t = E[x_t]                      (B, T, E)
+    z_t = RNN(e_t, z_{t-1})           (B, T, H)   for t = 1 … L (each row's own length L)
+    o   = V z_L + b                   (B, C)      logits of the label
+
+:class:`Decoder` (the generating half of one-to-many and sequence-to-sequence)::
+
+    z_t = RNN(E[y_{t-1}], z_{t-1}),   y_0 = BOS   (B, T, H)
+    o_t = V z_t + b                   (B, T, V)   logits of y_t
+
+In training ``y_{t-1}`` is the target's previous token (teacher forcing); in :meth:`greedy`
+it is the model's own previous argmax. :class:`ClassToSequence` (one-to-many) starts the
+decoder from ``z_0 = tanh(C[class])``; :class:`EncoderDecoder` (sequence-to-sequence, no
+attention) starts it from the encoder's final state ``z_L`` — the only path from source to
+target, a fixed-size summary of the whole input.
+
+States have the engine's shapes: (1, B, H), or a pair (h, c) of them for the LSTM.
+"""
+
+import torch
+from torch import Tensor, nn
+
+from .tagger import recurrent_layer
+
+
+def top_hidden(state) -> Tensor:
+    """(B, H) hidden state of the last layer from an engine final state (h or (h, c))."""
+    h = state[0] if isinstance(state, tuple) else state  # (L·D, B, H)
+    return h[-1]
+
+
+class SequenceClassifier(nn.Module):
+    """Many-to-one: token sequences (B, T) with ``lengths`` (B,) -> label logits (B, C).
+
+    Args: vocab_size ``V`` of the inputs, embedding_size ``E``, hidden_size ``H``,
+    num_classes ``C``, cell (``"rnn"``, ``"lstm"``, ``"gru"``), backend of the engine.
+    """
+
+    def __init__(self, vocab_size, embedding_size, hidden_size, num_classes, cell, backend="auto"):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embedding_size)
+        self.rnn = recurrent_layer(cell, embedding_size, hidden_size, backend=backend)
+        self.readout = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        # Past its length a row's state stays put, so the final state is z_L of each row.
+        _, state = self.rnn(self.embed(x), None, lengths)  # (1, B, H)
+        return self.readout(top_hidden(state))  # (B, C)
+
+
+class Decoder(nn.Module):
+    """Autoregressive token decoder: previous tokens (B, T) and a state -> logits (B, T, V).
+
+    Its inputs are the ``V`` output ids plus ``bos = V`` (the first input, never an output).
+    """
+
+    def __init__(self, vocab_size, embedding_size, hidden_size, cell, end: int, backend="auto"):
+        super().__init__()
+        self.vocab_size, self.end, self.bos = vocab_size, end, vocab_size
+        self.embed = nn.Embedding(vocab_size + 1, embedding_size)
+        self.rnn = recurrent_layer(cell, embedding_size, hidden_size, backend=backend)
+        self.readout = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, previous: Tensor, state) -> tuple[Tensor, object]:
+        z, state = self.rnn(self.embed(previous), state)  # (B, T, H)
+        return self.readout(z), state  # (B, T, V)
+
+    @torch.no_grad()
+    def greedy(self, state, batch: int, max_steps: int) -> Tensor:
+        """(B, max_steps) argmax tokens fed back one step at a time; rows that emitted
+        ``end`` keep emitting it (the loop stops once every row has)."""
+        device = self.readout.weight.device
+        previous = torch.full((batch, 1), self.bos, dtype=torch.long, device=device)
+        done = torch.zeros(batch, dtype=torch.bool, device=device)
+        out = torch.full((batch, max_steps), self.end, dtype=torch.long, device=device)
+        for t in range(max_steps):
+            logits, state = self(previous, state)  # (B, 1, V)
+            previous = logits.argmax(-1).masked_fill(done.unsqueeze(1), self.end)  # (B, 1)
+            out[:, t] = previous[:, 0]
+            done |= previous[:, 0] == self.end
+            if bool(done.all()):
+                break
+        return out
+
+
+def _like_state(h0: Tensor, cell: str):
+    """An engine initial state from hidden values (1, B, H): LSTM cells start at zero."""
+    return (h0, torch.zeros_like(h0)) if cell == "lstm" else h0
+
+
+class ClassToSequence(nn.Module):
+    """One-to-many: a class id (B,) -> a token sequence, ``z_0 = tanh(C[class])``.
+
+    ``forward(classes, previous)`` gives teacher-forced logits (B, T, V);
+    :meth:`generate` the greedy tokens (B, max_steps).
+    """
+
+    def __init__(
+        self, num_classes, vocab_size, embedding_size, hidden_size, cell, end, backend="auto"
+    ):
+        super().__init__()
+        self.cell = cell
+        self.initial = nn.Embedding(num_classes, hidden_size)
+        self.decoder = Decoder(vocab_size, embedding_size, hidden_size, cell, end, backend)
+
+    def start(self, classes: Tensor):
+        return _like_state(torch.tanh(self.initial(classes)).unsqueeze(0), self.cell)  # (1, B, H)
+
+    def forward(self, classes: Tensor, previous: Tensor) -> Tensor:
+        return self.decoder(previous, self.start(classes))[0]
+
+    def generate(self, classes: Tensor, max_steps: int) -> Tensor:
+        return self.decoder.greedy(self.start(classes), len(classes), max_steps)
+
+
+class EncoderDecoder(nn.Module):
+    """Sequence-to-sequence without attention: the encoder's final state (after each source's
+    own length) is the decoder's initial state.
+
+    ``forward(src (B, S), lengths (B,), previous (B, T))`` gives teacher-forced logits
+    (B, T, V); :meth:`generate` the greedy tokens (B, max_steps). Source and target share
+    the first ``vocab_size`` ids (digits and EOS).
+    """
+
+    def __init__(self, vocab_size, embedding_size, hidden_size, cell, end, backend="auto"):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embedding_size)
+        self.encoder = recurrent_layer(cell, embedding_size, hidden_size, backend=backend)
+        self.decoder = Decoder(vocab_size, embedding_size, hidden_size, cell, end, backend)
+
+    def encode(self, src: Tensor, lengths: Tensor):
+        return self.encoder(self.embed(src), None, lengths)[1]  # (1, B, H) or (h, c)
+
+    def forward(self, src: Tensor, lengths: Tensor, previous: Tensor) -> Tensor:
+        return self.decoder(previous, self.encode(src, lengths))[0]
+
+    def generate(self, src: Tensor, lengths: Tensor, max_steps: int) -> Tensor:
+        return self.decoder.greedy(self.encode(src, lengths), len(src), max_steps)
