@@ -57,14 +57,14 @@ class Progress:
             info["time_budget"],
             info["items"],
         )
+        if not info.get("announce", True):
+            return
         limits = []
         if self.max_steps:
             limits.append(f"{self.max_steps:,} steps")
         if self.budget:
             minutes, seconds = divmod(round(self.budget), 60)
             limits.append(f"{minutes} min {seconds} s" if seconds else f"{minutes} minutes")
-        if not info.get("announce", True):
-            return
         what = f"resuming at step {info['step']:,}" if info["resumed"] else "training"
         tail = ", whichever comes first" if len(limits) > 1 else ""
         self._line(f"  {what}: until {' or '.join(limits)}{tail}")

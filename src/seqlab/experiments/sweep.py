@@ -50,6 +50,7 @@ def fit(
     done = folder / RESULT
     if run.resume and done.exists():
         state = checkpoint.load(folder / CHECKPOINT)
+        model.to(run.ctx.device)  # where the Trainer leaves a model it trained
         try:
             model.load_state_dict(state["model"])
         except (RuntimeError, KeyError) as err:

@@ -48,6 +48,7 @@ class TaggingTask:
             raise ValueError(f"loss={loss!r}: expected one of {LOSSES}")
         self.make, self.loss, self.batch_size, self.seed = make, loss, batch_size, seed
         self.valid = make(valid_size, generator(seed, VALID))
+        self.target_var = self.valid[1][self.valid[2]].var().item()  # over the scored frames
 
     def train_batch(self, step: int, ctx: Context) -> Batch:
         x, y, mask = self.make(self.batch_size, generator(self.seed, step))
@@ -62,7 +63,7 @@ class TaggingTask:
     def evaluate(self, model, ctx: Context) -> dict[str, tuple[float, float]]:
         x, y, mask = (t[ctx.rank :: ctx.world].to(ctx.device) for t in self.valid)
         out, _ = model(x)
-        return score(self.loss, out, y, mask, self.valid[1][self.valid[2]].var().item())
+        return score(self.loss, out, y, mask, self.target_var)
 
 
 def score(kind: str, out: Tensor, y: Tensor, mask: Tensor, target_var: float = 1.0) -> dict:

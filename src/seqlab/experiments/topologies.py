@@ -214,7 +214,6 @@ def run(cfg: TopologiesConfig, run: Run, on_event=None) -> dict:
         model = problem.build()
         task = TopologyTask(problem, cfg.train.batch_size, cfg.train.valid_size)
         record = sweep.fit(run, cls.key, model, task, train_config(cfg, sub), fingerprint, on_event)
-        model.to(ctx.device)
         t = cfg.train
         found = test(problem, model, t.test_size, ctx.device, sub.steps, t.batch_size)
         scores, batch, pred = found["scores"], found["batch"], found["pred"]

@@ -15,7 +15,7 @@ frames, including the two frames the task needs.
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -112,10 +112,12 @@ def _train(cfg: VanishingConfig, run: Run, init: str, on_event) -> dict:
     """One training from ``init``; its gradient-norm and error history, start included."""
     task = ProbedTask(cfg)
     model = build(cfg, init_weight=cfg.init_weight if init == "ones" else 0.0)
-    x, y, _ = task.valid
-    initial = probe(model, x, y)  # step 0 from the seeded model, so a resume recomputes it
+    # Step 0 from the seeded model (so a resume recomputes it): the same probe as later steps.
+    model.to(run.ctx.device)
     with torch.no_grad():
-        total, frames = task.evaluate(model, run.ctx)["nmse"]
+        start = task.evaluate(model, run.ctx)
+    initial = [start[f"back_{k}"][0] for k in range(cfg.length)]
+    total, frames = start["nmse"]
     fingerprint = sweep.fingerprint("vanishing", cfg)
     rec = sweep.fit(run, init, model, task, cfg.train, fingerprint, on_event)
     path = run.dir / "trainings" / init / "metrics.jsonl"
@@ -200,16 +202,7 @@ below about 1e-38; such shares are drawn at the plot's floor.)
 
 PRESETS = {
     "quick": VanishingConfig(
-        train=TrainConfig(
-            optimizer="sgd",
-            lr=0.1,
-            schedule="constant",
-            clip_norm=0.0,
-            max_steps=100,
-            eval_every=20,
-            checkpoint_every=50,
-            log_every=20,
-        ),
+        train=replace(VanishingConfig().train, max_steps=100, checkpoint_every=50),
     ),
     "default": VanishingConfig(),
 }
