@@ -67,3 +67,13 @@ def test_lecture_weights_are_loaded_as_printed():
     torch.testing.assert_close(model.rnn.weight_hh_l0.detach(), U)
     torch.testing.assert_close(product.lecture_model(transpose=True).rnn.weight_hh_l0.T, U)
     assert product.weights(model)["b_x"] == pytest.approx(product.LECTURE["b_x"])
+
+
+def test_bad_settings_name_the_key():
+    from seqlab.errors import ConfigError
+
+    expected = r"exhaustive_length=20: expected an integer in \[2, 16\]"
+    with pytest.raises(ConfigError, match=expected):
+        product.ProductConfig(exhaustive_length=20)
+    with pytest.raises(ConfigError, match="length=1: expected an integer >= 2"):
+        product.ProductConfig(length=1)

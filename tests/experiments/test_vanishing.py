@@ -26,3 +26,15 @@ def test_quick_run_shows_the_gradient_vanishing_from_ones_but_not_from_random(tm
     assert all(f"back_{k}" in rows[0] for k in range(20))
     assert (out / "figures" / "gradients.png").stat().st_size > 10_000
     assert "![gradients](figures/gradients.png)" in (out / "report.md").read_text()
+
+
+def test_bad_settings_name_the_key():
+    import pytest
+
+    from seqlab.errors import ConfigError
+    from seqlab.experiments.vanishing import VanishingConfig
+
+    with pytest.raises(ConfigError, match="length=2: expected more than lag=2"):
+        VanishingConfig(length=2)
+    with pytest.raises(ConfigError, match="hidden_size=0: expected an integer >= 1"):
+        VanishingConfig(hidden_size=0)
