@@ -1,5 +1,14 @@
-"""Turning a model's scores into sequences: sampling (temperature, top-k) and greedy."""
+"""Turning a model's scores into sequences: sampling (temperature, top-k), greedy, beam search."""
 
 from .sampling import generate, sample_next
+from .search import Hypothesis, beam_search, greedy, repeat_state, select_state
 
-__all__ = ["generate", "sample_next"]
+__all__ = [
+    "Hypothesis",
+    "beam_search",
+    "generate",
+    "greedy",
+    "repeat_state",
+    "sample_next",
+    "select_state",
+]
