@@ -22,8 +22,8 @@ import torch
 
 from .. import __version__, config
 from ..errors import CheckpointError, ConfigError
+from ..files import atomic_write_bytes
 from ..train import distributed
-from ..train.checkpoint import atomic_write_bytes
 from ..train.distributed import Context
 from .registry import Experiment, get
 

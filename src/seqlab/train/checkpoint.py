@@ -1,34 +1,17 @@
 """Checkpoints written atomically, read with errors that say what is wrong.
 
-A checkpoint is written to a temporary file in the same folder, flushed to disk, and renamed
-over the old one: a crash or kill during the write leaves the previous checkpoint intact.
+A checkpoint is written with :func:`seqlab.files.atomic_write_bytes`: a crash or kill during
+the write leaves the previous checkpoint intact.
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ..errors import CheckpointError
+from ..files import atomic_write_bytes
 
 FORMAT = "seqlab-checkpoint/1"
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Run ``write(file)`` into a temporary sibling of ``path``, fsync it, rename it over."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the run's files from other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save(obj: dict, path: Path) -> None:
