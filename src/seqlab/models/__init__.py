@@ -1,5 +1,6 @@
-"""Models built from the engine: embeddings, recurrent stacks and read-outs."""
+"""Models built from the engine: embeddings, recurrent stacks, attention and read-outs."""
 
 from .charlm import CharLM
+from .seq2seq import Seq2Seq
 
-__all__ = ["CharLM"]
+__all__ = ["CharLM", "Seq2Seq"]
