@@ -1,6 +1,6 @@
 """seqlab: recurrent networks and attention models from their equations."""
 
-from . import analysis
+from . import analysis, attention, decode
 from .errors import BackendError, InputError, SeqlabError, ShapeError
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
@@ -18,5 +18,7 @@ __all__ = [
     "InputError",
     "BackendError",
     "analysis",
+    "attention",
+    "decode",
     "__version__",
 ]

@@ -4,6 +4,7 @@
     seqlab run charlm --preset demo [--set train.lr=3e-3 ...] [--out DIR]
     seqlab run charlm --resume runs/charlm-20261126-153000
     seqlab sample runs/charlm-20261126-153000 --prime "ROMEO:" --temperature 0.7
+    seqlab translate runs/translate-dates-20261126-153000 "3 mai 1998" --plot a.png
 
 Under ``torchrun --nproc_per_node=N`` the same ``run`` command trains with
 DistributedDataParallel; only rank 0 prints and writes.
@@ -35,6 +36,8 @@ examples:
   seqlab run charlm --resume runs/small
   torchrun --nproc_per_node=2 $(which seqlab) run charlm --preset demo
   seqlab sample runs/small --prime "ROMEO:" --length 400 --temperature 0.7
+  seqlab run translate-dates --out runs/dates
+  seqlab translate runs/dates "Tuesday, March 3, 1998" --beam 5 --plot alignment.png
 """
 
 
@@ -131,18 +134,47 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         print(f"  {hint}")
 
 
-def cmd_sample(args) -> int:
-    run = rundir.reopen(args.run_dir, distributed.Context())
-    if run.experiment.sample is None:
-        samplers = [e.name for e in experiments.REGISTRY.values() if e.sample]
+def reopen_for(path: str, command: str, lacking: str) -> rundir.Run:
+    """The run folder at ``path``, if its experiment has a ``command`` hook (``sample``,
+    ``translate``); else a CheckpointError saying ``lacking`` and which experiments have one."""
+    run = rundir.reopen(path, distributed.Context())
+    if getattr(run.experiment, command) is None:
+        able = [e.name for e in experiments.REGISTRY.values() if getattr(e, command)]
         raise CheckpointError(
-            f"{args.run_dir} is a run of {run.experiment.name!r}, which has nothing to sample; "
-            f"`seqlab sample` works with runs of: {', '.join(samplers)}"
+            f"{path} is a run of {run.experiment.name!r}, which {lacking}; "
+            f"`seqlab {command}` works with runs of: {', '.join(able)}"
         )
+    return run
+
+
+def cmd_sample(args) -> int:
+    run = reopen_for(args.run_dir, "sample", "has nothing to sample")
     text = run.experiment.sample(
         run, args.prime, args.length, args.temperature, args.top_k, args.seed
     )
     sys.stdout.write(text.rstrip("\n") + "\n")
+    return 0
+
+
+def cmd_translate(args) -> int:
+    run = reopen_for(args.run_dir, "translate", "does not translate")
+    result = run.experiment.translate(
+        run,
+        args.text,
+        beam=args.beam,
+        plot=args.plot,
+        kind=args.model,
+        allow_unknown=args.allow_unknown,
+    )
+    print(result["translation"])
+    how = "greedy" if result["beam"] == 1 else f"beam {result['beam']}"
+    ended = "" if result["finished"] else ", cut at the length limit"
+    notes = [f"{result['model']} model, {how}, log p = {result['log_prob']:.3f}{ended}"]
+    if result["unknown"]:
+        notes.append(f"read as <unk>: {' '.join(result['unknown'])}")
+    if "plot" in result:
+        notes.append(f"alignment saved to {result['plot']}")
+    print("  (" + "; ".join(notes) + ")", file=sys.stderr)
     return 0
 
 
@@ -194,6 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--top-k", type=int, help="sample only among the K likeliest (0 = all)")
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(func=cmd_sample)
+
+    translate = sub.add_parser("translate", help="translate a sentence with a trained run")
+    translate.add_argument("run_dir", metavar="RUN_DIR", help="a translate-* run folder")
+    translate.add_argument("text", help="the sentence (or date) to translate")
+    translate.add_argument("--beam", type=int, help="beam width (1 = greedy; default: the run's)")
+    translate.add_argument("--plot", metavar="FILE", help="save the alignment heatmap (PNG)")
+    translate.add_argument(
+        "--model", help="which of the run's decoders: additive, none ... (default: attention)"
+    )
+    translate.add_argument(
+        "--allow-unknown",
+        action="store_true",
+        help="read words the model never saw as <unk> instead of refusing them",
+    )
+    translate.set_defaults(func=cmd_translate)
     return parser
 
 

@@ -9,23 +9,10 @@ from seqlab.attention import DotAttention, GeneralAttention, lengths_to_mask
 from seqlab.attention.dot import dot_reference, general_reference
 from seqlab.errors import InputError, ShapeError
 
-F64 = torch.float64
-E = math.e
-B, T, S, Q, K = 3, 4, 5, 6, 7
-
-
-def _grads(outputs, leaves, weights):
-    loss = sum((o * w).sum() for o, w in zip(outputs, weights, strict=True))
-    return torch.autograd.grad(loss, leaves)
-
-
-def _assert_all_close(actual, expected, atol, names):
-    for name, a, e in zip(names, actual, expected, strict=True):
-        torch.testing.assert_close(a, e, atol=atol, rtol=0, msg=lambda m, n=name: f"{n}: {m}")
-
-
-def _mask():
-    return lengths_to_mask(torch.tensor([S, 3, 1]), S)
+from .helpers import F64, B, E, K, Q, S, T
+from .helpers import assert_all_close as _assert_all_close
+from .helpers import grads as _grads
+from .helpers import mask as _mask
 
 
 def test_dot_with_one_hot_keys_is_a_softmax_of_the_query():

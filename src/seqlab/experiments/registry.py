@@ -2,7 +2,8 @@
 
 An experiment module registers itself with :func:`register` when :mod:`seqlab.experiments` is
 imported. Its ``run(cfg, run)`` trains and evaluates inside the given :class:`~.rundir.Run`
-and returns a summary (a dict the CLI prints); ``sample`` is optional (``seqlab sample``).
+and returns a summary (a dict the CLI prints); ``sample`` (``seqlab sample``) and ``translate``
+(``seqlab translate``) are optional.
 """
 
 from collections.abc import Callable
@@ -21,6 +22,7 @@ class Experiment:
     default_preset: str = "default"
     preset_notes: dict[str, str] = field(default_factory=dict)
     sample: Callable[..., str] | None = None
+    translate: Callable[..., dict] | None = None  # `seqlab translate RUN_DIR TEXT`
 
     @property
     def config_class(self) -> type:

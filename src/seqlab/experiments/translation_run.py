@@ -1,0 +1,182 @@
+"""The part of a translation run that does not depend on the corpus: train each decoder kind
+with the same budget, decode the test sentences greedily and with beam search, and
+``seqlab translate`` (one sentence through a trained run, with its alignment).
+
+A corpus supplies vocabularies, tokenisers, the training draw, validation pairs and the test
+sentences; the experiment scores the hypotheses its own way (exact match, BLEU).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+from ..data.vocab import TokenVocab
+from ..decode import Hypothesis
+from ..errors import CheckpointError, InputError
+from ..train import checkpoint
+from ..train.trainer import CHECKPOINT
+from ..viz.alignment import Alignment, alignment_figure
+from . import sweep
+from .rundir import Run
+from .translation import LABELS, DecodeConfig, Pairs, TranslationTask, build_model, decode_corpus
+
+SOURCE_VOCAB, TARGET_VOCAB = "source_vocab.json", "target_vocab.json"
+
+
+@dataclass
+class Corpus:
+    source_vocab: TokenVocab
+    target_vocab: TokenVocab
+    tokenize: Callable[[str], list[str]]  # source text -> source tokens
+    detokenize: Callable[[list[str]], str]  # target tokens -> text
+    draw: Callable[[int], Pairs]  # training step -> id pairs
+    valid: Pairs
+    test_sources: list[list[int]]  # ids
+    test_references: list[str]  # target texts
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Trained:
+    kind: str  # the attention setting: additive | general | dot | none
+    model: torch.nn.Module
+    record: dict
+    greedy: list[Hypothesis]  # one per test source
+    beam: list[Hypothesis]
+    greedy_text: list[str]  # the same, detokenised
+    beam_text: list[str]
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.kind]
+
+
+def fit_and_decode(run: Run, experiment: str, corpus: Corpus, cfg, on_event=None, exact=False):
+    """Train one model per decoder kind of ``cfg.models`` (same data, steps and seed, settings
+    ``cfg.model`` / ``cfg.train``) in ``trainings/KIND``, then decode the test sources with
+    greedy and beam search (``cfg.decode``) -> a list of :class:`Trained`. ``exact``: also
+    measure greedy exact match at every validation (cheap for short targets)."""
+    if run.ctx.main:
+        corpus.source_vocab.save(run.dir / SOURCE_VOCAB)
+        corpus.target_vocab.save(run.dir / TARGET_VOCAB)
+    fingerprint = sweep.fingerprint(experiment, cfg)
+    vocab, decode_cfg = corpus.target_vocab, cfg.decode
+    out = []
+    for i, kind in enumerate(cfg.kinds, 1):
+        if on_event:
+            on_event("stage", {"text": f"[{i}/{len(cfg.kinds)}] training {LABELS[kind]}"})
+        torch.manual_seed(cfg.seed)  # the same initial embeddings and encoder for every kind
+        model = build_model(cfg.model, kind, len(corpus.source_vocab), len(vocab))
+        task = TranslationTask(corpus.draw, corpus.valid, vocab.bos, vocab.eos, exact=exact)
+        record = sweep.fit(run, kind, model, task, cfg.train, fingerprint, on_event)
+        if on_event:
+            text = (
+                f"      decoding {len(corpus.test_sources):,} test sentences (greedy, beam "
+                f"{decode_cfg.beam})"
+            )
+            on_event("stage", {"text": text})
+        hyps = [
+            decode_corpus(model, corpus.test_sources, vocab.bos, vocab.eos, decode_cfg, beam)
+            for beam in (1, decode_cfg.beam)
+        ]
+        texts = [[corpus.detokenize(vocab.decode(h.tokens)) for h in found] for found in hyps]
+        out.append(Trained(kind, model, record, *hyps, *texts))
+    return out
+
+
+def alignment_of(source_tokens, target_vocab, hyp: Hypothesis, title: str = "") -> Alignment:
+    """The matrix of one hypothesis: output tokens (EOS included when it finished) × source."""
+    target = target_vocab.decode(hyp.tokens) + (["</s>"] if hyp.finished else [])
+    return Alignment(source_tokens, target, hyp.alignment.numpy(), title)
+
+
+def save_figure(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# -- seqlab translate ---------------------------------------------------------------------------
+
+
+def load_trained(run: Run, kind: str | None):
+    """(model, source vocab, target vocab, kind) of a finished training in a run folder; by
+    default the first attention model the run trained."""
+    cfg = run.cfg
+    kinds = cfg.kinds
+    if kind is None:
+        kind = next((k for k in kinds if k != "none"), kinds[0])
+    if kind not in kinds:
+        raise InputError(
+            f"--model {kind!r}: {run.dir} trained {', '.join(kinds)}; pick one of those"
+        )
+    path = run.dir / "trainings" / kind / CHECKPOINT
+    if not path.exists():
+        raise CheckpointError(
+            f"{path} does not exist: the {kind} model of this run has not been trained yet; "
+            f"finish it with `seqlab run {run.experiment.name} --resume {run.dir}`"
+        )
+    source_vocab = TokenVocab.load(run.dir / SOURCE_VOCAB)
+    target_vocab = TokenVocab.load(run.dir / TARGET_VOCAB)
+    model = build_model(cfg.model, kind, len(source_vocab), len(target_vocab))
+    try:
+        model.load_state_dict(checkpoint.load(path)["model"])
+    except (RuntimeError, KeyError) as err:
+        raise CheckpointError(f"{path} does not fit the model: {str(err)[:200]}") from None
+    return model, source_vocab, target_vocab, kind
+
+
+def translate(
+    run: Run,
+    text: str,
+    tokenize: Callable[[str], list[str]],
+    detokenize: Callable[[list[str]], str],
+    beam: int | None = None,
+    plot: str | None = None,
+    kind: str | None = None,
+    allow_unknown: bool = False,
+) -> dict:
+    """One sentence through a trained run: the translation, its scores and, with ``plot``, a
+    saved alignment heatmap. ``beam`` (default the run's decode.beam; 1 = greedy)."""
+    if not text or not text.strip():
+        raise InputError('the sentence to translate is empty; give some text, e.g. "3 May 1998"')
+    model, source_vocab, target_vocab, kind = load_trained(run, kind)
+    tokens = tokenize(text)
+    if not tokens:
+        raise InputError(f"{text!r} holds no tokens this model reads; give some words")
+    missing = source_vocab.unknown(tokens)
+    if missing and not allow_unknown:
+        shown = ", ".join(repr(t) for t in missing[:10]) + (" …" if len(missing) > 10 else "")
+        raise InputError(
+            f"{len(missing)} token(s) of {text!r} are not in the vocabulary this model learnt "
+            f"({len(source_vocab):,} tokens): {shown}; rephrase, or pass --allow-unknown to "
+            "read them as <unk>"
+        )
+    ids = source_vocab.encode(tokens, unknown="unk")
+    decode_cfg: DecodeConfig = run.cfg.decode
+    beam = decode_cfg.beam if beam is None else beam
+    if beam < 1:
+        raise InputError(f"--beam {beam}: expected an integer >= 1 (1 = greedy)")
+    bos, eos = target_vocab.bos, target_vocab.eos
+    (hyp,) = decode_corpus(model, [ids], bos, eos, decode_cfg, beam)
+    result = {
+        "model": kind,
+        "translation": detokenize(target_vocab.decode(hyp.tokens)),
+        "log_prob": hyp.log_prob,
+        "finished": hyp.finished,
+        "beam": beam,
+        "unknown": missing,
+    }
+    if plot:
+        if hyp.alignment is None:
+            raise InputError(
+                f"the {kind} model has no attention, so there is no alignment to plot; "
+                "use --model with an attention model of this run"
+            )
+        shown = ["<unk>" if t in set(missing) else t for t in tokens]
+        fig = alignment_figure(alignment_of(shown, target_vocab, hyp, f"{LABELS[kind]}"))
+        result["plot"] = str(save_figure(fig, Path(plot)))
+    return result
