@@ -165,6 +165,14 @@ def bleu_signature() -> str:
     return str(metric.get_signature())
 
 
+def split_by_length(sources, longest: int) -> dict[str, list[int]]:
+    """Test verses ``within`` the training lengths (≤ ``longest`` tokens) and ``beyond``."""
+    rows = {"within": [], "beyond": []}
+    for i, s in enumerate(sources):
+        rows["within" if len(s) <= longest else "beyond"].append(i)
+    return rows
+
+
 def bleu_by_length(sources, hypotheses, references, width: int = 10):
     """[(bucket middle, corpus BLEU, verses)] over source-length buckets of ``width`` tokens."""
     groups: dict[int, list[int]] = {}
@@ -195,6 +203,12 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None) -> dict:
             "steps": t.record["steps"],
             "train_seconds": t.record["train_seconds"],
             "by_length": bleu_by_length(corpus.test_sources, t.beam_text, refs),
+            **{
+                f"bleu_{part}": (
+                    bleu([t.beam_text[i] for i in rows], [refs[i] for i in rows]) if rows else None
+                )
+                for part, rows in split_by_length(corpus.test_sources, cfg.data.max_words).items()
+            },
         }
         for t in trained
     }

@@ -67,7 +67,9 @@ def fit_and_decode(run: Run, experiment: str, corpus: Corpus, cfg, on_event=None
     out = []
     for i, kind in enumerate(cfg.kinds, 1):
         if on_event:
-            on_event("stage", {"text": f"[{i}/{len(cfg.kinds)}] training {LABELS[kind]}"})
+            done = run.resume and (run.dir / "trainings" / kind / sweep.RESULT).exists()
+            verb = "reading back the trained" if done else "training"
+            on_event("stage", {"text": f"[{i}/{len(cfg.kinds)}] {verb} {LABELS[kind]}"})
         torch.manual_seed(cfg.seed)  # the same initial embeddings and encoder for every kind
         model = build_model(cfg.model, kind, len(corpus.source_vocab), len(vocab))
         task = TranslationTask(corpus.draw, corpus.valid, vocab.bos, vocab.eos, exact=exact)
