@@ -169,7 +169,7 @@ def cmd_translate(args) -> int:
     print(result["translation"])
     how = "greedy" if result["beam"] == 1 else f"beam {result['beam']}"
     ended = "" if result["finished"] else ", cut at the length limit"
-    notes = [f"{result['model']} model, {how}, log p = {result['log_prob']:.3f}{ended}"]
+    notes = [f"{result['label']} model, {how}, log p = {result['log_prob']:.3f}{ended}"]
     if result["unknown"]:
         notes.append(f"read as <unk>: {' '.join(result['unknown'])}")
     if "plot" in result:

@@ -78,7 +78,7 @@ def test_translate_prints_a_translation_and_saves_its_alignment(dates_run, tmp_p
     out, err = capsys.readouterr()
     line = out.strip()
     assert line and set(line) <= set("-0123456789")
-    assert "additive model, greedy" in err and str(plot) in err
+    assert "attention (additive) model, greedy" in err and str(plot) in err
     assert plot.stat().st_size > 5_000
     # greedy through the CLI = greedy on the saved model
     run = rundir.reopen(str(dates_run), distributed.Context())
@@ -87,6 +87,7 @@ def test_translate_prints_a_translation_and_saves_its_alignment(dates_run, tmp_p
     (hyp,) = greedy(model.eval().step, model.encode(ids, torch.tensor([10])), 1, tv.bos, tv.eos, 12)
     assert line == "".join(tv.decode(hyp.tokens))
     assert run_cli("translate", dates_run, "3 mai 1998", "--model", "none") == 0
+    assert "fixed context model, beam 3" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -102,6 +103,15 @@ def test_translate_prints_a_translation_and_saves_its_alignment(dates_run, tmp_p
 def test_bad_translate_inputs_get_clear_errors(dates_run, argv, message, capsys):
     assert run_cli("translate", dates_run, *argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_translate_refuses_a_model_that_has_not_finished(dates_run, tmp_path, capsys):
+    cut = tmp_path / "cut"
+    shutil.copytree(dates_run, cut)
+    (cut / "trainings" / "additive" / "result.json").unlink()  # as if killed while training
+    assert run_cli("translate", cut, "3 mai 1998") == 2
+    err = capsys.readouterr().err
+    assert "has not finished training" in err and f"--resume {cut}" in err
 
 
 def test_translate_refuses_a_run_of_another_experiment(tmp_path, capsys):

@@ -115,11 +115,12 @@ def load_trained(run: Run, kind: str | None):
         raise InputError(
             f"--model {kind!r}: {run.dir} trained {', '.join(kinds)}; pick one of those"
         )
-    path = run.dir / "trainings" / kind / CHECKPOINT
-    if not path.exists():
+    folder = run.dir / "trainings" / kind
+    path = folder / CHECKPOINT
+    if not (folder / sweep.RESULT).exists() or not path.exists():
         raise CheckpointError(
-            f"{path} does not exist: the {kind} model of this run has not been trained yet; "
-            f"finish it with `seqlab run {run.experiment.name} --resume {run.dir}`"
+            f"the {kind} model of {run.dir} has not finished training; finish it with "
+            f"`seqlab run {run.experiment.name} --resume {run.dir}`"
         )
     source_vocab = TokenVocab.load(run.dir / SOURCE_VOCAB)
     target_vocab = TokenVocab.load(run.dir / TARGET_VOCAB)
@@ -166,6 +167,7 @@ def translate(
     (hyp,) = decode_corpus(model, [ids], bos, eos, decode_cfg, beam)
     result = {
         "model": kind,
+        "label": LABELS[kind],
         "translation": detokenize(target_vocab.decode(hyp.tokens)),
         "log_prob": hyp.log_prob,
         "finished": hyp.finished,
