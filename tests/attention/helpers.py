@@ -25,3 +25,16 @@ def assert_all_close(actual, expected, atol, names):
 def mask():
     """(B, S): full, 3 and 1 real positions."""
     return lengths_to_mask(torch.tensor([S, 3, 1]), S)
+
+
+def assert_masked_keys_have_no_effect(attention, query, keys, mask) -> None:
+    """Masked positions get exactly 0 weight, rows sum to 1, and keys at masked positions can
+    be anything without changing a single bit of the context or the weights."""
+    context, weights = attention(query, keys, mask)
+    keep = mask if query.dim() == 2 else mask[:, None, :].expand(B, T, S)
+    assert (weights[~keep] == 0.0).all()
+    torch.testing.assert_close(weights.sum(-1), torch.ones(query.shape[:-1]))
+    changed = torch.where(mask[..., None], keys, torch.randn(B, S, K) * 100)
+    context_changed, weights_changed = attention(query, changed, mask)
+    assert torch.equal(context, context_changed)
+    assert torch.equal(weights, weights_changed)

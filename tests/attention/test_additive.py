@@ -9,7 +9,7 @@ from seqlab.attention import AdditiveAttention, lengths_to_mask
 from seqlab.attention.additive import AdditiveFunction, additive_reference
 from seqlab.errors import InputError, ShapeError
 
-from .helpers import F64, B, E, K, Q, S, T
+from .helpers import F64, B, E, K, Q, S, T, assert_masked_keys_have_no_effect
 from .helpers import assert_all_close as _assert_all_close
 from .helpers import grads as _grads
 from .helpers import mask as _mask
@@ -51,14 +51,7 @@ def test_equal_scores_give_uniform_weights_and_the_mean_key():
 def test_masked_keys_have_exactly_no_effect(query_shape):
     attention = AdditiveAttention(Q, K, A)
     query, keys, mask = torch.randn(*query_shape), torch.randn(B, S, K), _mask()
-    context, weights = attention(query, keys, mask)
-    keep = mask if len(query_shape) == 2 else mask[:, None, :].expand(B, T, S)
-    assert (weights[~keep] == 0.0).all()
-    torch.testing.assert_close(weights.sum(-1), torch.ones(query_shape[:-1]))
-    changed = torch.where(mask[..., None], keys, torch.randn(B, S, K) * 100)
-    context_changed, weights_changed = attention(query, changed, mask)
-    assert torch.equal(context, context_changed)
-    assert torch.equal(weights, weights_changed)
+    assert_masked_keys_have_no_effect(attention, query, keys, mask)
 
 
 @pytest.mark.parametrize("query_shape", [(B, A), (B, T, A)])
