@@ -3,6 +3,7 @@ folder, its numbers against the models it saved, resuming, and every bad input's
 
 import json
 import os
+import random
 import shutil
 
 import pytest
@@ -13,6 +14,7 @@ from seqlab.data import dates
 from seqlab.data.vocab import char_tokens
 from seqlab.decode import greedy
 from seqlab.experiments import rundir
+from seqlab.experiments.translate_dates import build_corpus, source_vocabulary
 from seqlab.experiments.translation_run import load_trained
 from seqlab.train import distributed
 
@@ -50,8 +52,6 @@ def test_summary_scores_are_what_the_saved_model_does(dates_run):
     run = rundir.reopen(str(dates_run), distributed.Context())
     model, source_vocab, target_vocab, kind = load_trained(run, None)
     assert kind == "additive"
-    from seqlab.experiments.translate_dates import build_corpus
-
     corpus = build_corpus(run.cfg)
     pairs = corpus.extra["test_pairs"]
     model.eval()
@@ -130,10 +130,8 @@ def test_bad_settings_name_the_key(tmp_path, capsys):
 
 
 def test_dates_vocabulary_covers_every_format():
-    from seqlab.experiments.translate_dates import source_vocabulary
-
     vocab = source_vocabulary()
-    rng = __import__("random").Random(5)
+    rng = random.Random(5)
     for p in dates.sample_pairs(3000, "test", rng):
         assert not vocab.unknown(char_tokens(p.source)), p
 

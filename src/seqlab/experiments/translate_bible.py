@@ -89,36 +89,35 @@ class TranslateBibleConfig:
 
 
 def split_verses(verses, cfg: BibleDataConfig):
-    """(train, valid, test) verses: whole books held out, lengths filtered (see the module)."""
+    """(train, valid, test) as lists of (verse, English tokens, Spanish tokens): whole books
+    held out, lengths filtered (see the module). Each verse is tokenised once, here."""
     valid_books = set(parse_list(cfg.valid_books, "data.valid_books"))
     test_books = set(parse_list(cfg.test_books, "data.test_books"))
     train, valid, test = [], [], []
     for v in verses:
-        en, es = len(word_tokens(v.english)), len(word_tokens(v.spanish))
+        en, es = word_tokens(v.english), word_tokens(v.spanish)
         if v.book in test_books:
-            if en <= cfg.test_max_words:
-                test.append(v)
-        elif en <= cfg.max_words and es <= cfg.max_words:
-            (valid if v.book in valid_books else train).append(v)
+            if len(en) <= cfg.test_max_words:
+                test.append((v, en, es))
+        elif len(en) <= cfg.max_words and len(es) <= cfg.max_words:
+            (valid if v.book in valid_books else train).append((v, en, es))
     if cfg.test_size and len(test) > cfg.test_size:
         test = random.Random(0).sample(test, cfg.test_size)
     return train, valid, test
 
 
-def reference(text: str) -> str:
-    """A reference as the model could write it: lowercased, quotes normalised, punctuation
-    spaced the same way (BLEU then scores words, not typography)."""
-    return detokenize(word_tokens(text))
-
-
 def build_corpus(cfg: TranslateBibleConfig) -> Corpus:
     train, valid, test = split_verses(bible.load_bible(), cfg.data)
-    en = [word_tokens(v.english) for v in train]
-    es = [word_tokens(v.spanish) for v in train]
-    source_vocab = TokenVocab.build(en, max_size=cfg.data.vocab_size)
-    target_vocab = TokenVocab.build(es, max_size=cfg.data.vocab_size)
-    src = [source_vocab.encode(t, unknown="unk") for t in en]
-    tgt = [target_vocab.encode(t, unknown="unk") for t in es]
+    source_vocab = TokenVocab.build((en for _, en, _ in train), max_size=cfg.data.vocab_size)
+    target_vocab = TokenVocab.build((es for _, _, es in train), max_size=cfg.data.vocab_size)
+
+    def ids(rows):
+        return (
+            [source_vocab.encode(en, unknown="unk") for _, en, _ in rows],
+            [target_vocab.encode(es, unknown="unk") for _, _, es in rows],
+        )
+
+    src, tgt = ids(train)
     B = cfg.batch_size
 
     def draw(step: int):
@@ -130,13 +129,6 @@ def build_corpus(cfg: TranslateBibleConfig) -> Corpus:
         rows = pool[(step % POOL) * B : (step % POOL + 1) * B]
         return [src[i] for i in rows], [tgt[i] for i in rows]
 
-    def ids(verses):
-        return (
-            [source_vocab.encode(word_tokens(v.english), unknown="unk") for v in verses],
-            [target_vocab.encode(word_tokens(v.spanish), unknown="unk") for v in verses],
-        )
-
-    test_sources = ids(test)[0]
     return Corpus(
         source_vocab,
         target_vocab,
@@ -144,10 +136,12 @@ def build_corpus(cfg: TranslateBibleConfig) -> Corpus:
         detokenize=detokenize,
         draw=draw,
         valid=ids(valid),
-        test_sources=test_sources,
-        test_references=[reference(v.spanish) for v in test],
+        test_sources=ids(test)[0],
+        # the reference as the model could write it: lowercased, quotes normalised, punctuation
+        # spaced the same way (BLEU then scores words, not typography)
+        test_references=[detokenize(es) for _, _, es in test],
         extra={
-            "test": test,
+            "test": [v for v, _, _ in test],
             "sizes": {"train": len(train), "valid": len(valid), "test": len(test)},
         },
     )
