@@ -44,8 +44,8 @@ from .masking import (
 
 def _energies(query_proj: Tensor, key_proj: Tensor, score: Tensor):
     """(B, T, A), (B, S, A), (A,) -> a (B, T, S, A), e (B, T, S)."""
-    # a_ij = tanh(q_i + P_j)
-    a = torch.tanh(query_proj.unsqueeze(2) + key_proj.unsqueeze(1))  # (B, T, S, A)
+    # a_ij = tanh(q_i + P_j), in place on the fresh sum: one (B, T, S, A) buffer, not two
+    a = torch.tanh_(query_proj.unsqueeze(2) + key_proj.unsqueeze(1))  # (B, T, S, A)
     # e_ij = vᵀ a_ij
     return a, torch.matmul(a, score)  # (B, T, S)
 
@@ -63,9 +63,9 @@ def additive_backward(d_context, d_weights, query_proj, key_proj, score, keys, w
     a, _ = _energies(query_proj, key_proj, score)  # recomputed, (B, T, S, A)
     # e_ij = vᵀ a_ij
     d_score = torch.tensordot(d_energies, a, dims=3) if needs[2] else None  # (A,)
-    d_pre = d_energies.unsqueeze(-1) * score  # (B, T, S, A): ∂E/∂a
-    # a_ij = tanh(q_i + P_j)
-    d_pre.mul_(1.0 - a * a)  # ∂E/∂z
+    d_a = d_energies.unsqueeze(-1) * score  # (B, T, S, A): ∂E/∂a
+    # a_ij = tanh(q_i + P_j):  ∂E/∂z = ∂E/∂a ⊙ (1 - a²), in one fused pass
+    d_pre = torch.ops.aten.tanh_backward(d_a, a)
     # z_ij = q_i + P_j
     d_query_proj = d_pre.sum(2) if needs[0] else None  # (B, T, A)
     d_key_proj = d_pre.sum(1) if needs[1] else None  # (B, S, A)
