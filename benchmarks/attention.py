@@ -1,0 +1,171 @@
+"""Additive (Bahdanau) attention: seqlab's hand-derived core against the same equations under
+plain autograd, as a decoder uses it.
+
+A decoder calls attention once per output token, keeping every call's graph until the
+backward. Both columns run T such steps over one batch of keys, from the same weights, and
+the train mode backpropagates ``Σ_t (context_t · g_t + weights_t · w_t)``:
+
+- ``autograd``: ``e = tanh(W s + U h + b) v`` (broadcast to (B, S, A)), masked softmax,
+  ``c = α h``, every op recorded by autograd, which keeps the (B, S, A) tanh per step;
+- ``seqlab``:   ``seqlab.attention.AdditiveAttention``, whose core is one autograd.Function
+  with a hand-derived backward that recomputes the tanh instead of keeping it.
+
+Reported per config: the median time of a whole T-step call, the columns taking turns (train:
+forward + backward; infer: forward under inference_mode), the ratio seqlab / autograd (below 1
+is faster), and the
+bytes of the distinct tensors each keeps for its backward over the T steps (counted with
+saved-tensor hooks, so deterministic). Outputs and gradients are checked to agree first.
+
+    .venv/bin/python benchmarks/attention.py [--budget 1.0] [--out FILE.json]
+"""
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from seqlab.attention import AdditiveAttention, lengths_to_mask, masked_softmax
+
+CONFIGS = {  # name: (B, S, T, Q, K, A)
+    "dates (B 128, S 30, T 11)": (128, 30, 11, 128, 128, 64),
+    "bible (B 64, S 40, T 40)": (64, 40, 40, 256, 256, 128),
+    "bible beam (B 320, S 60, T 1)": (320, 60, 1, 256, 256, 128),
+}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def plain_autograd(attention: AdditiveAttention, query, keys, mask, projected):
+    """The same equations, every op under autograd."""
+    energies = torch.tanh(attention.query_proj(query).unsqueeze(1) + projected) @ attention.score
+    weights = masked_softmax(energies, mask)  # (B, S)
+    return (weights.unsqueeze(1) @ keys).squeeze(1), weights  # (B, K), (B, S)
+
+
+def seqlab_core(attention: AdditiveAttention, query, keys, mask, projected):
+    return attention(query, keys, mask, projected_keys=projected)
+
+
+def decoder_calls(fn, attention, queries, keys, mask, probes):
+    """T attention steps over the same keys, projected once (U h + b, as a decoder does); the
+    loss reads every context and weight row."""
+    projected = attention.project_keys(keys)  # (B, S, A)
+    loss = 0.0
+    for t in range(queries.shape[0]):
+        context, weights = fn(attention, queries[t], keys, mask, projected)
+        loss = loss + (context * probes[0][t]).sum() + (weights * probes[1][t]).sum()
+    return loss
+
+
+def saved_bytes(fn, *args) -> int:
+    """Bytes of the distinct tensors autograd keeps for the backward of ``decoder_calls``."""
+    seen: dict[tuple[int, int], int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        seen[(storage.data_ptr(), storage.nbytes())] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = decoder_calls(fn, *args)
+    del loss
+    return sum(seen.values())
+
+
+def median_seconds(calls: dict, budget: float) -> dict[str, float]:
+    """Median seconds of each call; the calls take turns, so a load change on a shared
+    machine hits every column alike."""
+    for fn in calls.values():
+        fn()  # warm-up
+    start = time.perf_counter()
+    for fn in calls.values():
+        fn()
+    reps = max(5, min(200, int(budget / max(time.perf_counter() - start, 1e-6))))
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(reps):
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def bench(name: str, B, S, T, Q, K, A, budget: float) -> dict:
+    torch.manual_seed(0)
+    attention = AdditiveAttention(Q, K, A)
+    queries = torch.randn(T, B, Q)
+    keys = torch.randn(B, S, K, requires_grad=True)
+    mask = lengths_to_mask(torch.randint(S // 2, S + 1, (B,)), S)
+    probes = (torch.randn(T, B, K), torch.randn(T, B, S))
+    args = (attention, queries, keys, mask, probes)
+    params = [keys, *attention.parameters()]
+    columns = {"autograd": plain_autograd, "seqlab": seqlab_core}
+
+    grads = {}
+    for column, fn in columns.items():
+        grads[column] = torch.autograd.grad(decoder_calls(fn, *args), params)
+    worst = max(
+        float((a - b).abs().max()) for a, b in zip(grads["autograd"], grads["seqlab"], strict=True)
+    )
+    if worst > 1e-3:
+        raise SystemExit(f"{name}: gradients differ by {worst:.2e}; not timing a wrong kernel")
+
+    def train(fn):
+        return lambda: torch.autograd.grad(decoder_calls(fn, *args), params)
+
+    def infer(fn):
+        def call():
+            with torch.inference_mode():
+                decoder_calls(fn, *args)
+
+        return call
+
+    row = {"config": name, "B,S,T,Q,K,A": [B, S, T, Q, K, A], "max_grad_difference": worst}
+    for mode, make in (("train", train), ("infer", infer)):
+        times = median_seconds({c: make(fn) for c, fn in columns.items()}, budget)
+        row[mode] = {
+            "ms": {c: round(t * 1e3, 3) for c, t in times.items()},
+            "ratio": round(times["seqlab"] / times["autograd"], 3),
+        }
+    row["saved_mb"] = {c: round(saved_bytes(fn, *args) / 2**20, 2) for c, fn in columns.items()}
+    return row
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        "| config | train ms autograd / seqlab | ratio | infer ms autograd / seqlab | ratio | "
+        "kept for backward MB autograd / seqlab |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        tr, inf, mb = r["train"], r["infer"], r["saved_mb"]
+        lines.append(
+            f"| {r['config']} | {tr['ms']['autograd']:.2f} / {tr['ms']['seqlab']:.2f} | "
+            f"{tr['ratio']:.2f} | {inf['ms']['autograd']:.2f} / {inf['ms']['seqlab']:.2f} | "
+            f"{inf['ratio']:.2f} | {mb['autograd']:.1f} / {mb['seqlab']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds per timed cell")
+    parser.add_argument("--out", type=Path, default=RESULTS / "attention.json")
+    args = parser.parse_args(argv)
+    rows = [bench(name, *cfg, args.budget) for name, cfg in CONFIGS.items()]
+    table = markdown(rows)
+    print(table)
+    record = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(table)
+
+
+if __name__ == "__main__":
+    main()
