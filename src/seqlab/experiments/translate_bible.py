@@ -132,7 +132,6 @@ def build_corpus(cfg: TranslateBibleConfig) -> Corpus:
     return Corpus(
         source_vocab,
         target_vocab,
-        tokenize=word_tokens,
         detokenize=detokenize,
         draw=draw,
         valid=ids(valid),

@@ -98,7 +98,6 @@ def build_corpus(cfg: TranslateDatesConfig) -> Corpus:
     return Corpus(
         source_vocab,
         target_vocab,
-        tokenize=char_tokens,
         detokenize="".join,
         draw=draw,
         valid=ids(valid),

@@ -30,7 +30,6 @@ SOURCE_VOCAB, TARGET_VOCAB = "source_vocab.json", "target_vocab.json"
 class Corpus:
     source_vocab: TokenVocab
     target_vocab: TokenVocab
-    tokenize: Callable[[str], list[str]]  # source text -> source tokens
     detokenize: Callable[[list[str]], str]  # target tokens -> text
     draw: Callable[[int], Pairs]  # training step -> id pairs
     valid: Pairs
@@ -42,7 +41,6 @@ class Corpus:
 @dataclass
 class Trained:
     kind: str  # the attention setting: additive | general | dot | none
-    model: torch.nn.Module
     record: dict
     greedy: list[Hypothesis]  # one per test source
     beam: list[Hypothesis]
@@ -85,7 +83,7 @@ def fit_and_decode(run: Run, experiment: str, corpus: Corpus, cfg, on_event=None
             for beam in (1, decode_cfg.beam)
         ]
         texts = [[corpus.detokenize(vocab.decode(h.tokens)) for h in found] for found in hyps]
-        out.append(Trained(kind, model, record, *hyps, *texts))
+        out.append(Trained(kind, record, *hyps, *texts))
     return out
 
 
