@@ -5,9 +5,12 @@ import json
 import os
 import random
 import shutil
+import signal
+import subprocess
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from seqlab import cli
 from seqlab.data import dates
@@ -17,6 +20,9 @@ from seqlab.experiments import rundir
 from seqlab.experiments.translate_dates import build_corpus, source_vocabulary
 from seqlab.experiments.translation_run import load_trained
 from seqlab.train import distributed
+from seqlab.train.metrics import read_metrics
+
+from ..runs import TORCHRUN
 
 HAVE_BIBLE = shutil.which("diatheke") is not None or os.environ.get("SEQLAB_REQUIRE_BIBLE") == "1"
 
@@ -150,3 +156,58 @@ def test_quick_bible_run_and_translate(tmp_path, capsys):
     assert run_cli("translate", out, "qwertyuiop and God", "--allow-unknown") == 0
     out_text, err = capsys.readouterr()
     assert out_text.strip() and "read as <unk>: qwertyuiop" in err
+
+
+def valid_rows(folder):
+    return [r for r in read_metrics(folder / "metrics.jsonl") if r["split"] == "valid"]
+
+
+def test_two_processes_train_like_one(dates_run, tmp_path):
+    """torchrun with 2 CPU processes: each rank takes half of every batch; the replicas stay
+    identical and validate like the single-process quick run."""
+    out = tmp_path / "ddp"
+    argv = ["run", "translate-dates", "--preset", "quick", "--out", str(out), "--quiet"]
+    done = subprocess.run([*TORCHRUN, *argv], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((out / "env.json").read_text())["processes"] == 2
+    for kind in ("additive", "none"):
+        rows = [valid_rows(run / "trainings" / kind) for run in (out, dates_run)]
+        assert [r["step"] for r in rows[0]] == [r["step"] for r in rows[1]] == [30, 60]
+        for two, one in zip(*rows, strict=True):
+            assert two["rank_param_spread"] == 0.0
+            assert two["loss"] == pytest.approx(one["loss"], rel=1e-5)
+            assert two["exact"] == one["exact"]
+
+
+def test_ctrl_c_mid_training_then_resume_gives_the_uninterrupted_run(dates_run, tmp_path):
+    cut = tmp_path / "cut"
+    updates = 0
+
+    def interrupt_at_40(optimizer, *_):
+        nonlocal updates
+        updates += 1
+        if updates == 40:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: stops after this step, checkpointed
+
+    handle = register_optimizer_step_post_hook(interrupt_at_40)
+    try:
+        argv = ["run", "translate-dates", "--preset", "quick", "--quiet", "--out", cut]
+        assert run_cli(*argv) == 130
+    finally:
+        handle.remove()
+    folder = cut / "trainings" / "additive"
+    assert not (folder / "result.json").exists()
+    assert torch.load(folder / "checkpoint.pt", weights_only=True)["step"] == 40
+    assert run_cli("run", "translate-dates", "--resume", cut, "--quiet") == 0
+    # continued from step 40, not started over: every logged step once
+    train = [r["step"] for r in read_metrics(folder / "metrics.jsonl") if r["split"] == "train"]
+    assert train == [10, 20, 30, 40, 50, 60]
+    for kind in ("additive", "none"):
+        a, b = valid_rows(dates_run / "trainings" / kind), valid_rows(cut / "trainings" / kind)
+        assert [r["step"] for r in b] == [30, 60]
+        assert [r["loss"] for r in b] == pytest.approx([r["loss"] for r in a], rel=1e-5)
+    whole = json.loads((dates_run / "summary.json").read_text())["results"]
+    resumed = json.loads((cut / "summary.json").read_text())["results"]
+    for kind in whole:
+        assert resumed[kind]["exact_greedy"] == whole[kind]["exact_greedy"]
+        assert resumed[kind]["exact_beam"] == whole[kind]["exact_beam"]
