@@ -1,11 +1,17 @@
-"""Helpers for tests that start `seqlab run` as a process, stop it, and compare run folders."""
+"""Helpers for tests that run `seqlab`, in this process or as another, stop it, and compare run
+folders."""
 
+import contextlib
+import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from seqlab import cli
 from seqlab.train.metrics import read_metrics
 
 CLI = [sys.executable, "-m", "seqlab.cli"]
@@ -18,6 +24,30 @@ TORCHRUN = [
     "-m",
     "seqlab.cli",
 ]
+
+
+def run_cli(*argv) -> int:
+    """`seqlab ARGV...` in this process (paths and numbers may be passed as they are)."""
+    return cli.main(list(map(str, argv)))
+
+
+@contextlib.contextmanager
+def ctrl_c_at_update(update: int):
+    """Within the block, send this process SIGINT (Ctrl-C) right after the ``update``-th
+    optimiser step of any optimiser: the Trainer then stops after that step, checkpointed."""
+    updates = 0
+
+    def interrupt(optimizer, *_):
+        nonlocal updates
+        updates += 1
+        if updates == update:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    handle = register_optimizer_step_post_hook(interrupt)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def charlm_args(corpus: Path, **settings) -> list[str]:

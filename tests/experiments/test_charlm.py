@@ -9,16 +9,11 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from seqlab import cli
 from seqlab.experiments import REGISTRY, Experiment
 from seqlab.train import checkpoint
 from seqlab.train.metrics import read_metrics
 
-from ..runs import CLI, assert_same_losses, charlm_args, wait_for_step
-
-
-def run_cli(*argv):
-    return cli.main(list(map(str, argv)))
+from ..runs import CLI, assert_same_losses, charlm_args, run_cli, wait_for_step
 
 
 @pytest.fixture(scope="module")

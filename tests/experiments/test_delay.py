@@ -1,16 +1,15 @@
 """`seqlab run delay`: the quick preset end to end, its claims at small scale, and resume."""
 
 import json
-import os
-import signal
 
 import pytest
 import torch
-from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from seqlab import cli
 from seqlab.errors import ConfigError
 from seqlab.experiments import delay
+
+from ..runs import ctrl_c_at_update
 
 
 @pytest.fixture(scope="module")
@@ -65,19 +64,8 @@ def test_a_training_stopped_midway_continues_from_its_checkpoint(tmp_path):
     ]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert cli.main([*args, "--out", str(whole)]) == 0
-    updates = 0
-
-    def interrupt_at_150(optimizer, *_):
-        nonlocal updates
-        updates += 1
-        if updates == 150:
-            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: stops after this step, checkpointed
-
-    handle = register_optimizer_step_post_hook(interrupt_at_150)
-    try:
+    with ctrl_c_at_update(150):
         assert cli.main([*args, "--out", str(cut)]) == 130
-    finally:
-        handle.remove()
     folder = cut / "trainings" / "lstm-delay4-seed0"
     assert not (folder / "result.json").exists()
     assert torch.load(folder / "checkpoint.pt", weights_only=True)["step"] == 150

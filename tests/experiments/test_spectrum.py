@@ -5,15 +5,12 @@ import json
 import pytest
 import torch
 
-from seqlab import cli
 from seqlab.analysis.spectrum import eigenvalues
 from seqlab.errors import ConfigError
 from seqlab.experiments.spectrum import PRESETS, DecayConfig
 from seqlab.train import checkpoint
 
-
-def run_cli(*argv):
-    return cli.main(list(map(str, argv)))
+from ..runs import run_cli
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,14 @@ from collections import Counter
 
 import pytest
 
-from seqlab import cli
 from seqlab.data import topologies as data
 from seqlab.data.synthetic import generator
 from seqlab.experiments import sweep
 from seqlab.experiments.topology_problems import SPLIT
 
+from ..runs import run_cli
+
 KEYS = ["one_to_one", "one_to_many", "many_to_one", "synced", "seq2seq"]
-
-
-def run_cli(*argv):
-    return cli.main(list(map(str, argv)))
 
 
 @pytest.fixture(scope="module")

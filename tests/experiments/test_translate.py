@@ -5,14 +5,11 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 
 import pytest
 import torch
-from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from seqlab import cli
 from seqlab.data import dates
 from seqlab.data.vocab import char_tokens
 from seqlab.decode import greedy
@@ -22,13 +19,9 @@ from seqlab.experiments.translation_run import load_trained
 from seqlab.train import distributed
 from seqlab.train.metrics import read_metrics
 
-from ..runs import TORCHRUN
+from ..runs import TORCHRUN, ctrl_c_at_update, run_cli
 
 HAVE_BIBLE = shutil.which("diatheke") is not None or os.environ.get("SEQLAB_REQUIRE_BIBLE") == "1"
-
-
-def run_cli(*argv):
-    return cli.main(list(map(str, argv)))
 
 
 @pytest.fixture(scope="module")
@@ -181,20 +174,9 @@ def test_two_processes_train_like_one(dates_run, tmp_path):
 
 def test_ctrl_c_mid_training_then_resume_gives_the_uninterrupted_run(dates_run, tmp_path):
     cut = tmp_path / "cut"
-    updates = 0
-
-    def interrupt_at_40(optimizer, *_):
-        nonlocal updates
-        updates += 1
-        if updates == 40:
-            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: stops after this step, checkpointed
-
-    handle = register_optimizer_step_post_hook(interrupt_at_40)
-    try:
+    with ctrl_c_at_update(40):
         argv = ["run", "translate-dates", "--preset", "quick", "--quiet", "--out", cut]
         assert run_cli(*argv) == 130
-    finally:
-        handle.remove()
     folder = cut / "trainings" / "additive"
     assert not (folder / "result.json").exists()
     assert torch.load(folder / "checkpoint.pt", weights_only=True)["step"] == 40

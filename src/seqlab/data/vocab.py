@@ -110,6 +110,13 @@ class TokenVocab:
         """The tokens the vocabulary lacks, once each, in the order they first appear."""
         return list(dict.fromkeys(t for t in tokens if t not in self.index))
 
+    @staticmethod
+    def listing(missing: list[str]) -> str:
+        """Unknown tokens for an error message: the first few quoted, then how many more."""
+        shown = ", ".join(repr(t) for t in missing[:_SHOW_UNKNOWN])
+        rest = len(missing) - _SHOW_UNKNOWN
+        return shown + (f" and {rest} more" if rest > 0 else "")
+
     def encode(self, tokens: list[str], unknown: str = "error") -> list[int]:
         """Token ids; an unknown token raises an InputError (``"error"``) or becomes ``<unk>``
         (``"unk"``)."""
@@ -123,16 +130,10 @@ class TokenVocab:
         if unknown == "error":
             missing = self.unknown(tokens)
             if missing:
-                shown = ", ".join(repr(t) for t in missing[:_SHOW_UNKNOWN])
-                more = (
-                    f" and {len(missing) - _SHOW_UNKNOWN} more"
-                    if len(missing) > _SHOW_UNKNOWN
-                    else ""
-                )
                 raise InputError(
                     f"{len(missing)} token(s) are not in the vocabulary of {len(self)} tokens: "
-                    f"{shown}{more}; build the vocabulary from text that has them, or pass "
-                    "unknown='unk' to map them to <unk>"
+                    f"{self.listing(missing)}; build the vocabulary from text that has them, or "
+                    "pass unknown='unk' to map them to <unk>"
                 )
         return [self.index.get(t, self.unk) for t in tokens]
 

@@ -150,11 +150,10 @@ def translate(
         raise InputError(f"{text!r} holds no tokens this model reads; give some words")
     missing = source_vocab.unknown(tokens)
     if missing and not allow_unknown:
-        shown = ", ".join(repr(t) for t in missing[:10]) + (" …" if len(missing) > 10 else "")
         raise InputError(
             f"{len(missing)} token(s) of {text!r} are not in the vocabulary this model learnt "
-            f"({len(source_vocab):,} tokens): {shown}; rephrase, or pass --allow-unknown to "
-            "read them as <unk>"
+            f"({len(source_vocab):,} tokens): {source_vocab.listing(missing)}; rephrase, or pass "
+            "--allow-unknown to read them as <unk>"
         )
     ids = source_vocab.encode(tokens, unknown="unk")
     decode_cfg: DecodeConfig = run.cfg.decode
