@@ -120,13 +120,40 @@ def from_dict(cls, data: dict[str, Any], where: str = "config"):
     values = {}
     for name, value in data.items():
         hint = hints[name]
-        values[name] = (
-            from_dict(hint, value, f"{where}.{name}") if dataclasses.is_dataclass(hint) else value
-        )
+        if dataclasses.is_dataclass(hint):
+            values[name] = from_dict(hint, value, f"{where}.{name}")
+        else:
+            values[name] = _typed(value, hint, f"{where}: {name}")
     try:
         return cls(**values)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{where}: {err}") from None
+
+
+_JSON_EXAMPLES = {"int": "64", "float": "0.003", "bool": "true", "str": '"gru"'}
+
+
+def _typed(value, annotation, where: str):
+    """``value`` read from JSON, checked against the field's type (an int is a fine float)."""
+    options = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        if value is None and type(None) in options:
+            return None
+        annotation = next(a for a in options if a is not type(None))
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+    }.get(annotation)
+    if ok is not None and not ok(value):
+        name = getattr(annotation, "__name__", str(annotation))
+        example = _JSON_EXAMPLES.get(name, "")
+        raise ConfigError(
+            f"{where}={value!r} is not a {name}; write it as a JSON {name}"
+            + (f" (e.g. {example})" if example else "")
+        )
+    return float(value) if annotation is float else value
 
 
 def check(condition: bool, field: str, value, expected: str) -> None:
