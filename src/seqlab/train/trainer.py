@@ -47,7 +47,7 @@ class TrainConfig:
     seconds (0 = no limit; at least one must be set) or when validation loss has not improved
     for ``patience`` evaluations (0 = never stop early). It stops as *diverged* (a
     :class:`~seqlab.errors.DivergedError`) when a loss is not finite, or when a logged training
-    loss exceeds ``divergence_factor`` times the first one (0 = only on a non-finite loss)."""
+    loss exceeds ``divergence_factor`` times the first step's (0 = only on a non-finite loss)."""
 
     optimizer: str = "adam"  # adam | adamw | sgd
     lr: float = 2e-3
@@ -192,7 +192,7 @@ class Trainer:
         self.last_valid: dict = {}
         self.valid_step = -1  # the step last validated
         self.train_loss = float("nan")
-        self.first_loss = float("nan")  # the first logged training loss (divergence test)
+        self.first_loss = float("nan")  # the first step's loss (the divergence test's base)
         # the logging window in progress: summed loss, steps, items (kept by checkpoints, so a
         # resumed run logs the same mean as an uninterrupted one)
         self.window = [0.0, 0, 0]
@@ -397,7 +397,7 @@ class Trainer:
             signal.signal(signal.SIGINT, previous)
 
     def _diverged(self, what: str, value: float) -> DivergedError:
-        first = f" (the first logged training loss was {self.first_loss:.4g})"
+        first = f" (the first step's was {self.first_loss:.4g})"
         return DivergedError(
             f"training diverged at step {self.step:,}: {what} is {value:.4g}"
             f"{first if math.isfinite(self.first_loss) else ''}, the sign of exploding "
@@ -429,6 +429,9 @@ class Trainer:
             )
             self.optimizer.step()
             value = float(loss.detach())  # after the step: a GPU runs it without waiting
+            if not math.isfinite(self.first_loss):  # the untrained model's loss, over ranks
+                first = torch.tensor([value], dtype=torch.float64)
+                self.first_loss = float(distributed.all_reduce(first, self.ctx)) / self.ctx.world
             if not math.isfinite(value) and not self.ctx.distributed:
                 # The weights it poisoned are never checkpointed. (Under DDP the ranks stop
                 # together at the next log, on the mean over ranks.)
@@ -469,8 +472,6 @@ class Trainer:
         mean = torch.tensor([total / steps], dtype=torch.float64)
         self.train_loss = float(distributed.all_reduce(mean, self.ctx)) / self.ctx.world
         self.window = [0.0, 0, 0]
-        if not math.isfinite(self.first_loss):
-            self.first_loss = self.train_loss
         factor = self.cfg.divergence_factor
         if not math.isfinite(self.train_loss) or (
             factor and self.train_loss > factor * self.first_loss
