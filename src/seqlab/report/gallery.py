@@ -208,8 +208,11 @@ def flatten(config, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _plain(value) -> str:
-    """A setting as a person reads it: strings bare, everything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """A setting as a person reads it: strings bare (the empty one as ``""``), everything else
+    as JSON."""
+    if isinstance(value, str) and value:
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _counts(runs: list[Run]) -> list[tuple[str, int]]:
