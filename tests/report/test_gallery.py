@@ -190,3 +190,21 @@ def test_python_m_seqlab_report(tmp_path, capsys):
     assert "gallery of 5 runs: file://" in out and "broken" in err
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "site")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_missing_artefacts_and_links_out_of_the_run_folder_are_reported_not_copied(tmp_path):
+    run = make_run(tmp_path / "runs" / "product-1")
+    (run / "audio" / "tone.wav").unlink()
+    (tmp_path / "runs" / "secret.png").write_bytes(b"not the run's")
+    (run / "report.md").write_text("![escape](../secret.png) ![gone](figures/gone.png)\n")
+    (run / "metrics.jsonl").write_text('{"step": 1, "split": "train", "loss": "nan"}\n')
+    gallery = build_gallery([tmp_path / "runs"], tmp_path / "site")
+    page = Page(gallery.pages[0])
+    text = text_of(page)
+    assert "audio/tone.wav is missing from the run folder" in text
+    assert "[image not in the gallery: escape (../secret.png)]" in text
+    assert "[image not in the gallery: gone (figures/gone.png)]" in text
+    assert not list((tmp_path / "site").rglob("secret.png"))
+    assert "Loss curves" not in text  # a diverged run's only loss is no curve
+    assert any("audio/tone.wav" in w for w in gallery.warnings)
+    assert any("../secret.png lies outside the run folder" in w for w in gallery.warnings)

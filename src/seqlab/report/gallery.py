@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from ..errors import InputError
 from . import markdown
-from .runs import NO_SUMMARY, UNREADABLE, Run, find_runs, slugs
+from .runs import NO_SUMMARY, UNREADABLE, RunRecord, find_runs, slugs
 from .site import RunFiles
 from .summary import format_value
 
@@ -89,7 +89,7 @@ def _replaceable(out: Path) -> bool:
     return index.is_file() and GENERATOR in index.read_text(encoding="utf-8", errors="replace")
 
 
-def _write_site(root: Path, runs: list[Run]) -> list[str]:
+def _write_site(root: Path, runs: list[RunRecord]) -> list[str]:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -118,7 +118,7 @@ def _write_site(root: Path, runs: list[Run]) -> list[str]:
     return warnings
 
 
-def run_view(run: Run, files: RunFiles) -> dict:
+def run_view(run: RunRecord, files: RunFiles) -> dict:
     """What the run page shows, with every file copied into the site and every address set."""
     label, tone = STATUS.get(run.status, (run.status, "none"))
     artefacts = []
@@ -148,7 +148,7 @@ def run_view(run: Run, files: RunFiles) -> dict:
     }
 
 
-def index_row(run: Run, slug: str, page: dict, files: RunFiles) -> dict:
+def index_row(run: RunRecord, slug: str, page: dict, files: RunFiles) -> dict:
     """The run's line in the index: its page, a thumbnail of its first figure (or of its
     first loss curve) and its first headline results."""
     thumb = None
@@ -178,7 +178,7 @@ def headline_view(headline: dict) -> dict:
     }
 
 
-def started_text(run: Run) -> str:
+def started_text(run: RunRecord) -> str:
     date = run.date
     return date.strftime("%Y-%m-%d %H:%M") if date else run.started
 
@@ -215,7 +215,7 @@ def _plain(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _counts(runs: list[Run]) -> list[tuple[str, int]]:
+def _counts(runs: list[RunRecord]) -> list[tuple[str, int]]:
     counts: dict[str, int] = {}
     for run in runs:
         label = STATUS.get(run.status, (run.status, ""))[0]

@@ -26,7 +26,7 @@ UNREADABLE = "unreadable summary"
 
 
 @dataclass
-class Run:
+class RunRecord:
     """Everything the gallery shows of one run folder.
 
     ``name`` is the folder's path relative to the source it was found under (the source's own
@@ -68,7 +68,7 @@ class Run:
         return (self.experiment, date is None, date.timestamp() if date else 0.0, self.name)
 
 
-def find_runs(sources: list[Path], skip: Path | None = None) -> list[Run]:
+def find_runs(sources: list[Path], skip: Path | None = None) -> list[RunRecord]:
     """The run folders at or under each of ``sources``, read (see :func:`read_run`) and sorted
     by experiment then date. ``skip`` (the gallery being written) is never searched. An
     InputError when a source does not exist or no run folder is found at all."""
@@ -84,7 +84,7 @@ def find_runs(sources: list[Path], skip: Path | None = None) -> list[Run]:
         where = ", ".join(map(str, sources))
         raise InputError(f"no run folder found in {where} (a run folder holds config.json or "
                          "summary.json, as `seqlab run` leaves it)")  # fmt: skip
-    return sorted((read_run(*found) for found in found.values()), key=Run.sort_key)
+    return sorted((read_run(*found) for found in found.values()), key=RunRecord.sort_key)
 
 
 def _run_dirs(folder: Path, skip: Path | None):
@@ -100,10 +100,10 @@ def _run_dirs(folder: Path, skip: Path | None):
             yield from _run_dirs(child, skip)
 
 
-def read_run(run_dir: Path, name: str) -> Run:
+def read_run(run_dir: Path, name: str) -> RunRecord:
     """The record of one run folder; whatever cannot be read becomes a message in ``errors``
     (and the summary's problem also its ``status``), never an exception."""
-    run = Run(dir=Path(run_dir), name=name)
+    run = RunRecord(dir=Path(run_dir), name=name)
     run.config = _read_json(run, "config.json")
     run.env = _read_json(run, "env.json")
     if run.config is not None:
@@ -150,7 +150,7 @@ def read_trainings(run_dir: Path) -> dict[str, list[dict]]:
     return trainings
 
 
-def _read_json(run: Run, filename: str) -> dict | None:
+def _read_json(run: RunRecord, filename: str) -> dict | None:
     path = run.dir / filename
     if not path.is_file():
         return None
@@ -166,7 +166,7 @@ def _read_json(run: Run, filename: str) -> dict | None:
     return record
 
 
-def slugs(runs: list[Run]) -> list[str]:
+def slugs(runs: list[RunRecord]) -> list[str]:
     """A distinct file-name-safe slug per run, made from its name (``charlm-default/seqlab-gru``
     -> ``charlm-default--seqlab-gru``), numbered when two would clash."""
     taken, out = set(), []

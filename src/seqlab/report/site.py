@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlsplit
 from PIL import Image, UnidentifiedImageError
 
 from ..viz.training import loss_by_step, loss_points
-from .runs import Run
+from .runs import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class RunFiles:
     """Puts one run's files into the site under ``root`` and says where they went; every
     problem is appended to ``warnings`` (and logged), never raised."""
 
-    def __init__(self, root: Path, run: Run, slug: str, warnings: list[str]):
+    def __init__(self, root: Path, run: RunRecord, slug: str, warnings: list[str]):
         self.root, self.run, self.slug, self.warnings = root, run, slug, warnings
         self.copied: dict[str, str] = {}
 
