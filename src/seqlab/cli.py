@@ -28,6 +28,7 @@ from .config import keys, override
 from .console import Progress
 from .errors import CheckpointError, ConfigError, DivergedError, SeqlabError
 from .experiments import rundir
+from .report import command as report_command
 from .train import distributed
 from .train.runtime import keep_freed_memory, one_thread
 
@@ -191,20 +192,6 @@ def print_summary(finished, run_dir: Path) -> None:
         print(f"  {hint}")
 
 
-def cmd_report(args) -> int:
-    from .report.gallery import build_gallery
-
-    sources = [Path(p) for p in (args.paths or ["runs"])]
-    missing = [str(p) for p in sources if not p.exists()]
-    if missing:
-        raise ConfigError(f"no such run folder or folder of runs: {', '.join(missing)}")
-    gallery = build_gallery(sources, Path(args.out))
-    print(f"{gallery.runs} run(s) -> {gallery.index}")
-    for warning in gallery.warnings:
-        print(f"  note: {warning}", file=sys.stderr)
-    return 0
-
-
 def command_handler(verb: str):
     """``seqlab VERB RUN_DIR ...``: the handler of the run folder's experiment."""
 
@@ -266,12 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    report = sub.add_parser("report", help="a static HTML gallery of run folders")
-    report.add_argument(
-        "paths", nargs="*", metavar="RUN_DIR|FOLDER", help="run folders or folders of them"
-    )
-    report.add_argument("--out", required=True, metavar="SITE", help="folder to write the site")
-    report.set_defaults(func=cmd_report)
+    report = sub.add_parser("report", help=report_command.HELP)
+    report_command.add_arguments(report)
+    report.set_defaults(func=report_command.run)
 
     for verb, offered in experiments.commands().items():
         command = offered[0]

@@ -15,6 +15,7 @@ from urllib.request import url2pathname
 
 import pytest
 
+from seqlab import experiments
 from seqlab.report import build_gallery
 
 from ..runs import run_cli
@@ -49,14 +50,20 @@ def browser(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    """A gallery of the fabricated runs and one real quick run."""
+def site(tmp_path_factory, quick_runs) -> Path:
+    """A gallery of the fabricated runs and every experiment's real quick run."""
     results = fabricate_results(tmp_path_factory.mktemp("docs") / "results")
     real = results / "real" / "product-quick"
     assert run_cli("run", "product", "--preset", "quick", "--out", real, "--quiet") == 0
+    sources = [results]
+    for name in experiments.REGISTRY:
+        try:
+            sources.append(quick_runs(name))
+        except pytest.skip.Exception:  # its data is not installed here (not in CI)
+            continue
     site = tmp_path_factory.mktemp("gallery") / "site"
-    gallery = build_gallery([results], site)
-    assert gallery.runs == 6
+    gallery = build_gallery(sources, site)
+    assert gallery.runs == 6 + len(sources) - 1
     return site
 
 

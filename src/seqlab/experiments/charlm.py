@@ -240,7 +240,7 @@ def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
             f"unigram baseline {unigram:.4f}",
         ),
         Headline("training loss (last window)", round(result.train_loss, 4), "nats/char"),
-        Headline("steps", result.step, "", f"in {result.elapsed / 60:.1f} min"),
+        Headline("steps", result.step, "", f"in {_duration(result.elapsed)} of training"),
         Headline("throughput (median)", round(details["chars_per_s"]), "chars/s"),
     ]
     return run.finish(
@@ -271,6 +271,9 @@ def result_lines(s: dict) -> list[str]:
 
 
 def _duration(seconds: float) -> str:
+    """``42.1 s`` under a minute, else ``m:ss``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}:{rest:02d}"
 

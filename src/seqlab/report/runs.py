@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import CheckpointError, InputError
-from ..train.metrics import read_metrics
+from ..files import read_json_lines as read_metrics
 from .summary import SUMMARY, read_summary
 
 log = logging.getLogger(__name__)

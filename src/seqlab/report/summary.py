@@ -137,7 +137,7 @@ def validate(record: dict, where: str = SUMMARY) -> dict:
 
     def need(ok: bool, what: str):
         if not ok:
-            raise ValueError(f"{where}: {what}")
+            raise ValueError(f"{where}: {what}" if where else what)
 
     need(isinstance(record, dict), "expected a JSON object")
     need(record.get("schema") == SCHEMA, f"schema is {record.get('schema')!r}, not {SCHEMA!r}")
@@ -177,6 +177,6 @@ def read_summary(run_dir: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        return validate(json.loads(path.read_text(encoding="utf-8")), str(path))
+        return validate(json.loads(path.read_text(encoding="utf-8")), where="")
     except ValueError as err:  # json.JSONDecodeError is a ValueError
         raise CheckpointError(f"{path} is not a seqlab summary ({err})") from None

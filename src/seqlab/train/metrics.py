@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 from ..files import atomic_write_text
+from ..files import read_json_lines as read_metrics
 
 
 class MetricsLog:
@@ -33,14 +34,3 @@ def _finite(row: dict) -> dict:
     return {
         k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
     }
-
-
-def read_metrics(path: Path) -> list[dict]:
-    """The rows of a metrics file; a line cut short by a kill is skipped."""
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
