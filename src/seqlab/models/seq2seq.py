@@ -61,13 +61,39 @@ class Seq2SeqConfig:
 
 
 class Seq2Seq(nn.Module):
-    """Args:
-    source_vocab, target_vocab: vocabulary sizes ``V_src``, ``V_tgt`` (id 0 is padding).
-    embedding_size ``E``; hidden_size ``H`` of each encoder direction; decoder_size ``H_dec``
-    (default 2H); attention_size ``A`` (additive only); readout_size of the tanh read-out layer.
-    attention: ``"additive"`` (Bahdanau), ``"general"``/``"dot"`` (Luong's scores with
-    Bahdanau's wiring: the query is ``s_{i-1}``) or ``"none"`` (the fixed-context baseline).
-    cell: ``"gru"`` or ``"lstm"`` for both encoder and decoder. backend: the engine's.
+    """Encoder-decoder with additive / Luong attention or a fixed context (module docstring for
+    the equations); implements the translation model protocol (:mod:`.protocols`).
+
+    Args:
+        source_vocab, target_vocab: vocabulary sizes ``V_src``, ``V_tgt`` (id 0 is padding,
+            1 BOS, 2 EOS: :mod:`seqlab.data.vocab`).
+        embedding_size: ``E``. hidden_size: ``H`` of each encoder direction.
+        decoder_size: ``H_dec`` (default 2H). attention_size: ``A`` (additive only).
+        readout_size: of the tanh read-out layer.
+        attention: ``"additive"`` (Bahdanau), ``"general"``/``"dot"`` (Luong's scores with
+            Bahdanau's wiring: the query is ``s_{i-1}``) or ``"none"`` (the fixed-context
+            baseline, same sizes).
+        cell: ``"gru"`` or ``"lstm"`` for both encoder and decoder.
+        dropout: on embeddings and before the read-out. backend: the engine's (``"auto"``,
+            ``"seqlab"``, ``"torch"``) or ``"torch.nn"``.
+
+    Shapes: ``B`` batch, ``S`` source length, ``T`` target length.
+
+    - ``encode(source (B, S), lengths (B,))`` -> the decoder's first state (a dict of tensors
+      with leading dim B).
+    - ``step(tokens (N,), state)`` -> logits (N, V_tgt), the next state, α (N, S) or None.
+    - ``forward(source (B, S), lengths (B,), previous (B, T))`` -> logits (B, T, V_tgt) and the
+      alignment α (B, T, S) (None without attention); ``previous`` is BOS then the target
+      shifted right (teacher forcing).
+
+    Example::
+
+        >>> model = Seq2Seq(source_vocab=40, target_vocab=15, attention="additive")
+        >>> source, lengths = torch.randint(4, 40, (2, 9)), torch.tensor([9, 6])
+        >>> logits, alignment = model(source, lengths, torch.randint(1, 15, (2, 5)))
+        >>> logits.shape, alignment.shape
+        (torch.Size([2, 5, 15]), torch.Size([2, 5, 9]))
+        >>> hyps = seqlab.decode.greedy(model.step, model.encode(source, lengths), 2, 1, 2, 20)
     """
 
     def __init__(

@@ -38,10 +38,18 @@ def top_hidden(state) -> Tensor:
 
 
 class SequenceClassifier(nn.Module):
-    """Many-to-one: token sequences (B, T) with ``lengths`` (B,) -> label logits (B, C).
+    """Many-to-one: token sequences read out once, at each sequence's own last frame.
 
-    Args: vocab_size ``V`` of the inputs, embedding_size ``E``, hidden_size ``H``,
-    num_classes ``C``, cell (``"rnn"``, ``"lstm"``, ``"gru"``), backend of the engine.
+    Args: vocab_size ``V`` of the inputs (0 is padding), embedding_size ``E``, hidden_size
+    ``H``, num_classes ``C``, cell (``"rnn"``, ``"lstm"``, ``"gru"``), backend of the engine.
+
+    Inputs: ``x`` (B, T) token ids, ``lengths`` (B,). Output: label logits (B, C).
+
+    Example::
+
+        >>> model = SequenceClassifier(14, 16, 64, 10, "gru")
+        >>> model(torch.randint(4, 14, (8, 10)), torch.full((8,), 10)).shape
+        torch.Size([8, 10])
     """
 
     def __init__(self, vocab_size, embedding_size, hidden_size, num_classes, cell, backend="auto"):
