@@ -23,10 +23,10 @@ from ...models.seq2seq import Seq2SeqConfig
 from ...report.summary import Headline
 from ...train import TrainConfig
 from ...viz.alignment import alignment_grid, score_by_length
-from ..registry import Command, Experiment, register
+from ..registry import Experiment, register
 from ..rundir import Run
 from .bible_report import bible_lines, bible_report
-from .pipeline import Corpus, alignment_of, fit_and_decode, translate_arguments, translate_command
+from .pipeline import Corpus, alignment_of, fit_and_decode, translate_command
 from .report import curves_figure
 from .task import DecodeConfig, model_kinds
 
@@ -292,12 +292,7 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None):
     )
 
 
-TRANSLATE = Command(
-    "translate",
-    "translate a sentence with a trained run",
-    translate_arguments,
-    translate_command(word_tokens, detokenize),
-)
+TRANSLATE = translate_command(word_tokens, detokenize)
 
 
 PRESETS = {

@@ -24,10 +24,10 @@ from ...report.summary import Headline
 from ...train import TrainConfig
 from ...train.metrics import read_metrics
 from ...viz.alignment import alignment_grid
-from ..registry import Command, Experiment, register
+from ..registry import Experiment, register
 from ..rundir import Run
 from .dates_report import dates_lines, dates_report
-from .pipeline import Corpus, alignment_of, fit_and_decode, translate_arguments, translate_command
+from .pipeline import Corpus, alignment_of, fit_and_decode, translate_command
 from .report import curves_figure
 from .task import DecodeConfig, model_kinds
 
@@ -241,12 +241,7 @@ PRESETS = {
     "default": TranslateDatesConfig(),
 }
 
-TRANSLATE = Command(
-    "translate",
-    "translate a sentence with a trained run",
-    translate_arguments,
-    translate_command(char_tokens, "".join),
-)
+TRANSLATE = translate_command(char_tokens, "".join)
 
 register(
     Experiment(

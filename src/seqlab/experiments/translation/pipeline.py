@@ -23,6 +23,7 @@ from ...train import checkpoint
 from ...train.trainer import CHECKPOINT
 from ...viz.alignment import Alignment, alignment_figure
 from .. import sweep
+from ..registry import Command
 from ..rundir import Run
 from .task import DecodeConfig, Pairs, TranslationTask, build_model, decode_corpus
 
@@ -229,8 +230,9 @@ def translate_arguments(parser) -> None:
     )
 
 
-def translate_command(tokenize, detokenize):
-    """The handler of ``seqlab translate`` for a corpus read by ``tokenize``."""
+def translate_command(tokenize, detokenize) -> Command:
+    """``seqlab translate`` for the run folders of a corpus read by ``tokenize`` (the options
+    are every translation experiment's, the handler this corpus's)."""
 
     def handler(run: Run, args, out) -> int:
         result = translate(
@@ -254,4 +256,5 @@ def translate_command(tokenize, detokenize):
         out.note("  (" + "; ".join(notes) + ")")
         return 0
 
-    return handler
+    return Command("translate", "translate a sentence with a trained run", translate_arguments,
+                   handler)  # fmt: skip
