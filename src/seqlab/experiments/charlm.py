@@ -232,24 +232,28 @@ def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
         f"from the {'best validation' if weights == 'best.pt' else 'latest'} weights",
         "text",
     )
-    headline = [
-        Headline(
-            "validation loss (best)",
-            round(result.best_valid_loss, 4),
-            "nats/char",
-            f"unigram baseline {unigram:.4f}",
-        ),
-        Headline("training loss (last window)", round(result.train_loss, 4), "nats/char"),
-        Headline("steps", result.step, "", f"in {_duration(result.elapsed)} of training"),
-        Headline("throughput (median)", round(details["chars_per_s"]), "chars/s"),
-    ]
     return run.finish(
-        headline,
+        headline(details),
         details,
         report(cfg, run, details),
         lines=result_lines(details),
         hints=[f"more text: seqlab sample {run.dir} --length 1000"],
     )
+
+
+def headline(d: dict) -> list[Headline]:
+    """The run's headline results, from its details."""
+    return [
+        Headline(
+            "validation loss (best)",
+            round(d["best_valid_loss"], 4),
+            "nats/char",
+            f"unigram baseline {d['unigram_loss']:.4f}",
+        ),
+        Headline("training loss (last window)", round(d["train_loss"], 4), "nats/char"),
+        Headline("steps", d["steps"], "", f"in {_duration(d['train_seconds'])} of training"),
+        Headline("throughput (median)", round(d["chars_per_s"]), "chars/s"),
+    ]
 
 
 def result_lines(s: dict) -> list[str]:

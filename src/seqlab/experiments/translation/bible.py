@@ -262,26 +262,8 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None):
             "training.png",
             "Validation loss against training step, one line per model.",
         )
-    headline = [
-        Headline(
-            f"BLEU, {r['label']} (beam {cfg.decode.beam})",
-            round(r["bleu_beam"], 2),
-            "BLEU",
-            f"greedy {r['bleu_greedy']:.2f}",
-        )
-        for r in results.values()
-    ]
-    headline += [
-        Headline(
-            f"BLEU beyond the training lengths, {r['label']}",
-            None if r["bleu_beyond"] is None else round(r["bleu_beyond"], 2),
-            "BLEU",
-            "within: —" if r["bleu_within"] is None else f"within: {r['bleu_within']:.2f}",
-        )
-        for r in results.values()
-    ]
     return run.finish(
-        headline,
+        headline(details),
         details,
         bible_report(cfg, run, details),
         lines=bible_lines(details),
@@ -290,6 +272,29 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None):
             "--plot a.png"
         ],
     )
+
+
+def headline(details: dict) -> list[Headline]:
+    """BLEU of each model (beam, with greedy beside it), and beyond the training lengths."""
+    results, beam = details["results"], details["beam"]
+    out = [
+        Headline(
+            f"BLEU, {r['label']} (beam {beam})",
+            round(r["bleu_beam"], 2),
+            "BLEU",
+            f"greedy {r['bleu_greedy']:.2f}",
+        )
+        for r in results.values()
+    ]
+    return out + [
+        Headline(
+            f"BLEU beyond the training lengths, {r['label']}",
+            None if r["bleu_beyond"] is None else round(r["bleu_beyond"], 2),
+            "BLEU",
+            "within: —" if r["bleu_within"] is None else f"within: {r['bleu_within']:.2f}",
+        )
+        for r in results.values()
+    ]
 
 
 TRANSLATE = translate_command(word_tokens, detokenize)
