@@ -55,8 +55,27 @@ def test_bad_overrides_name_the_key_and_what_is_valid(assignment, message):
 def test_dict_round_trip_and_unknown_keys():
     cfg = Outer(Inner(lr=0.5), seed=3)
     assert config.from_dict(Outer, config.to_dict(cfg)) == cfg
-    with pytest.raises(ConfigError, match=r"config.inner: unknown keys \['beta'\]"):
+    with pytest.raises(ConfigError, match=r"config: unknown keys \['inner.beta'\]"):
         config.from_dict(Outer, {"inner": {"beta": 1}})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"seed": None}, r"config: seed=null: expected an integer \(e.g. 64\)"),
+        ({"seed": "3"}, r'config: seed="3": expected an integer'),
+        ({"seed": True}, r"config: seed=true: expected an integer"),
+        ({"inner": {"lr": "fast"}}, r'config: inner.lr="fast": expected a number'),
+        ({"inner": 3}, r"config: inner expected an object, got int"),
+    ],
+)
+def test_values_of_the_wrong_type_name_the_key(data, message):
+    with pytest.raises(ConfigError, match=message):
+        config.from_dict(Outer, data)
+
+
+def test_an_int_is_a_fine_float():
+    assert config.from_dict(Outer, {"inner": {"lr": 1}}).inner.lr == 1.0
 
 
 def test_parse_list_reads_comma_separated_values_and_names_the_field():

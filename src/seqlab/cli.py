@@ -159,7 +159,11 @@ def _stopped(run: rundir.Run, err: BaseException) -> int:
     if isinstance(err, DivergedError):
         _try_summary(run, "diverged", str(err))
         if main:
-            print(f"seqlab: diverged: {err}", file=sys.stderr)
+            print(
+                f"seqlab: diverged: {err}\n  its settings cannot change on --resume: start a new "
+                f"run with other ones, e.g. seqlab run {name} --set train.lr=... --out NEW_DIR",
+                file=sys.stderr,
+            )
         return 3
     if isinstance(err, OSError):
         where = f" {err.filename}" if err.filename else ""

@@ -343,7 +343,7 @@ class Trainer:
             time_budget=cfg.time_budget,
             elapsed=self.elapsed,
             items=self.task.items,
-            resumed=resume,
+            resumed=self.step > 0,
         )
         with self._interrupts_between_steps():
             reason = self._loop()
