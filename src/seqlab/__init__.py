@@ -1,8 +1,11 @@
 """seqlab: recurrent networks and attention models from their equations."""
 
-from . import analysis, attention, decode
+from . import analysis, attention, decode, serialization
 from .errors import BackendError, InputError, SeqlabError, ShapeError
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+
+# torch.load(f) of a whole model holding seqlab modules, under its default weights_only=True.
+serialization.register_safe_globals()
 
 __version__ = "0.1.0"
 
