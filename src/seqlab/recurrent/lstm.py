@@ -34,14 +34,15 @@ whose o waits for c_t) with the g block of the pre-activation doubled: tanh(a) =
 """
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
+from ..functions import reference_backward
+from . import reference
 from .base import CellBase, RecurrentBase, layer_norm_shapes, needs_grad
 from .gemm import bind_add_linear_, bind_addmm, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
-from .trace import TraceKey
+from .trace import TraceKey, check_no_graph
 
 PEEPHOLES = (None, "diagonal", "full")
 # Elements of (B, H) per buffer that the backward forms its δ-independent factors for at a
@@ -290,7 +291,8 @@ class LSTMFunction(torch.autograd.Function):
     ``apply(x, h0, c0, *params, mask, peephole, layer_norm, trace, key, reverse,
     needs_backward)`` with ``params`` in :data:`PARAM_ORDER` (``None`` for those the variant
     lacks); ``needs_backward=False`` (inference) lets the forward skip what only the backward
-    reads.
+    reads. With ``create_graph=True`` the backward is autograd of the reference loop
+    (:mod:`seqlab.functions`), so the gradient differentiates again.
     """
 
     @staticmethod
@@ -301,7 +303,7 @@ class LSTMFunction(torch.autograd.Function):
         gates, cells, hidden, tanh_c, ln_ih, ln_steps = saved
         # Intermediate buffers go through save_for_backward too, so autograd frees them.
         ctx.save_for_backward(
-            x, mask, *params, gates, cells, hidden, tanh_c, *(ln_ih or (None,) * 3)
+            x, h0, c0, mask, *params, gates, cells, hidden, tanh_c, *(ln_ih or (None,) * 3)
         )
         # A list of per-step tensors: it lives as long as the graph, as saved tensors would
         # with retain_graph.
@@ -310,11 +312,20 @@ class LSTMFunction(torch.autograd.Function):
         return out, hidden[-1], cells[-1]
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hT, d_cT):
-        x, mask, *rest = ctx.saved_tensors
+        x, h0, c0, mask, *rest = ctx.saved_tensors
         params, buffers = rest[: len(PARAM_ORDER)], rest[len(PARAM_ORDER) :]
         peephole, use_ln, trace, key, reverse = ctx.config
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that differentiates again
+            check_no_graph(trace)
+
+            def lstm(x, h0, c0, *params):
+                p = dict(zip(PARAM_ORDER, params, strict=True))
+                out, (hT, cT) = reference.lstm_layer(x, h0, c0, p, peephole, use_ln, mask)
+                return out, hT, cT
+
+            grads = reference_backward(lstm, (x, h0, c0, *params), (d_out, d_hT, d_cT))
+            return (*grads, *(None,) * 7)
         p = dict(zip(PARAM_ORDER, params, strict=True))
         ln_ih = tuple(buffers[4:7]) if use_ln else None
         saved = (*buffers[:4], ln_ih, ctx.ln_steps)
