@@ -45,7 +45,8 @@ from torch import Tensor
 from ..errors import InputError
 from ..functions import reference_backward
 from . import reference
-from .base import CellBase, RecurrentBase, layer_norm_shapes, needs_grad
+from .base import RecurrentBase, layer_norm_shapes, needs_grad
+from .cell import CellBase
 from .gemm import bind_add_linear_, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey, check_no_graph

@@ -38,7 +38,8 @@ import torch
 from ..errors import InputError
 from ..functions import reference_backward
 from . import reference
-from .base import CellBase, RecurrentBase, layer_norm_shapes, needs_grad
+from .base import RecurrentBase, layer_norm_shapes, needs_grad
+from .cell import CellBase
 from .gemm import bind_add_linear_, bind_addmm, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh

@@ -32,7 +32,8 @@ from torch import Tensor
 from ..errors import InputError
 from ..functions import reference_backward
 from . import reference
-from .base import CellBase, RecurrentBase
+from .base import RecurrentBase
+from .cell import CellBase
 from .gemm import bind_add_linear_, linear, t_matmul
 from .pointwise import use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey, check_no_graph
