@@ -1,7 +1,7 @@
 """seqlab: recurrent networks and attention models from their equations."""
 
 from . import analysis, attention, decode, serialization
-from .errors import BackendError, InputError, SeqlabError, ShapeError
+from .errors import BackendError, ExportError, InputError, SeqlabError, ShapeError
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 # torch.load(f) of a whole model holding seqlab modules, under its default weights_only=True.
@@ -20,6 +20,7 @@ __all__ = [
     "ShapeError",
     "InputError",
     "BackendError",
+    "ExportError",
     "analysis",
     "attention",
     "decode",

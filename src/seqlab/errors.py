@@ -27,3 +27,7 @@ class DataError(SeqlabError):
 
 class CheckpointError(SeqlabError):
     """A checkpoint or run folder is corrupt, incomplete or belongs to something else."""
+
+
+class ExportError(SeqlabError, RuntimeError):
+    """A module cannot be compiled, traced or exported the way that was asked."""

@@ -10,7 +10,9 @@ mixes them into :class:`RecurrentBase` (the multi-layer sequence module) and
 - ``_torch_unsupported()``: why torch's fused kernel can't run this configuration, or ``None``;
 - ``_torch_name``: the ``torch._VF`` function family (``"lstm"``, ``"gru"``, ``"rnn_tanh"`` ...);
 - ``_run_layer(x, state, params, mask, reverse, trace, key)``: one layer, one direction, over
-  the whole sequence, through the family's hand-derived ``autograd.Function``.
+  the whole sequence, through the family's hand-derived ``autograd.Function``;
+- ``_reference_layer(x, state, params, mask, reverse)``: the same through the family's plain
+  loop in :mod:`.reference`, which a tracer records instead (:func:`seqlab.functions.tracing`).
 
 Shape letters: ``T`` time, ``B`` batch, ``I`` input features, ``H`` hidden, ``L`` layers,
 ``D`` directions (2 if bidirectional, else 1).
@@ -26,6 +28,8 @@ from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..errors import BackendError, InputError, ShapeError
+from ..functions import tracing
+from .compat import TorchCompat
 from .trace import GradientTrace, TraceKey, active_trace
 
 BACKENDS = ("auto", "seqlab", "torch")
@@ -112,14 +116,18 @@ class _ParameterMixin:
             params |= {"bias_ih": None, "bias_hh": None}
         return params
 
-    def _resolve_backend(self, trace: GradientTrace | None, device: torch.device) -> bool:
+    def _resolve_backend(
+        self, trace: GradientTrace | None, device: torch.device, lengths: Tensor | None = None
+    ) -> bool:
         """Whether this call runs torch's fused kernel (True) or seqlab's (False).
 
         ``auto`` takes torch's kernel where it computes the same model, nothing needs the
         hand-derived backward, and it is the faster one: always on a GPU (cuDNN fuses the
-        whole sequence; a Python time loop launches kernels step by step), and on the CPU
+        whole sequence; a Python time loop launches kernels step by step), on the CPU
         where the family says so (``_auto_prefers_torch``: the LSTM, whose oneDNN kernel
-        beats seqlab's loop, while ATen's GRU and RNN loops lose to seqlab's).
+        beats seqlab's loop, while ATen's GRU and RNN loops lose to seqlab's), and under a
+        tracer, where torch's op becomes the exporter's own LSTM/GRU/RNN node (not with
+        ``lengths``: torch's path packs the batch, which tracers cannot record).
         """
         reason = self._torch_unsupported()
         if self.backend == "torch":
@@ -136,7 +144,16 @@ class _ParameterMixin:
             return True
         if self.backend == "seqlab" or reason is not None or trace is not None:
             return False
+        if tracing():
+            return lengths is None
         return device.type != "cpu" or self._auto_prefers_torch
+
+    def _layer(self, x, state, params, mask, reverse, trace, key):
+        """One layer and direction through the family's kernel or, under a tracer, its plain
+        loop (``trace`` records nothing then)."""
+        if tracing():
+            return self._reference_layer(x, state, params, mask, reverse)
+        return self._run_layer(x, state, params, mask, reverse, trace, key)
 
     def _variant_shapes(self) -> dict[str, tuple[int, ...]]:
         return {}
@@ -167,7 +184,7 @@ class _ParameterMixin:
         self._set_variant(**options)
 
 
-class RecurrentBase(_ParameterMixin, nn.Module):
+class RecurrentBase(TorchCompat, _ParameterMixin, nn.Module):
     """Multi-layer, optionally bidirectional recurrent network with torch's interface."""
 
     _auto_prefers_torch = False
@@ -300,6 +317,8 @@ class RecurrentBase(_ParameterMixin, nn.Module):
                 f"lengths has shape {_shape(lengths)}; expected ({B},), one length "
                 f"per sequence in the batch"
             )
+        if tracing():  # values are data a traced graph does not check
+            return lengths.to(torch.int64)
         lo, hi = int(lengths.min()), int(lengths.max())
         if lo < 1 or hi > T:
             raise InputError(
@@ -343,11 +362,11 @@ class RecurrentBase(_ParameterMixin, nn.Module):
         if lengths is not None:
             lengths = self._check_lengths(lengths, T, B)
         trace = active_trace()
-        if self._resolve_backend(trace, x.device):
+        if self._resolve_backend(trace, x.device, lengths):
             out, finals = self._torch_forward(x, states, lengths)
         else:
             mask = None
-            if lengths is not None and int(lengths.min()) < T:
+            if lengths is not None and (tracing() or int(lengths.min()) < T):
                 steps = torch.arange(T, device=x.device).unsqueeze(1)  # (T, 1)
                 mask = (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (T, B, 1)
             out, finals = self._seqlab_forward(x, states, mask, trace)
@@ -374,7 +393,7 @@ class RecurrentBase(_ParameterMixin, nn.Module):
             for direction in range(D):
                 index = layer * D + direction
                 key = self._trace_key(trace, layer, direction)
-                out, final = self._run_layer(
+                out, final = self._layer(
                     layer_input,
                     tuple(s[index] for s in states),
                     self._params(self._suffixes[index]),

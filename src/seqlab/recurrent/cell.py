@@ -8,10 +8,11 @@ from torch import _VF, Tensor, nn
 
 from ..errors import InputError, ShapeError
 from .base import _check_backend, _check_dtype_device, _check_size, _ParameterMixin, _shape
+from .compat import TorchCompat
 from .trace import active_trace
 
 
-class CellBase(_ParameterMixin, nn.Module):
+class CellBase(TorchCompat, _ParameterMixin, nn.Module):
     """One time step with torch's cell interface (``RNNCell``, ``LSTMCell``, ``GRUCell``).
 
     The seqlab path runs the family's sequence kernel with T = 1, so the cell and the
@@ -98,7 +99,7 @@ class CellBase(_ParameterMixin, nn.Module):
             new = tuple(result) if self._has_cell_state else (result,)
         else:
             key = self._trace_key(trace, 0, 0)
-            _, new = self._run_layer(x.unsqueeze(0), states, params, None, False, trace, key)
+            _, new = self._layer(x.unsqueeze(0), states, params, None, False, trace, key)
         if not batched:
             new = tuple(s.squeeze(0) for s in new)
         return new if self._has_cell_state else new[0]

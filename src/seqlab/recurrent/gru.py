@@ -427,6 +427,10 @@ class _GRUFamily:
         )
         return out, (hT,)
 
+    def _reference_layer(self, x, state, params, mask, reverse):
+        out, hT = reference.gru_layer(x, *state, params, self.reset, self.layer_norm, mask, reverse)
+        return out, (hT,)
+
 
 class GRU(_GRUFamily, RecurrentBase):
     r"""Multi-layer GRU, a drop-in twin of :class:`torch.nn.GRU` with the lecture's variants.

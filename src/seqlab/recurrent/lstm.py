@@ -414,6 +414,11 @@ class _LSTMFamily:
             x, state[0], state[1], params, mask, reverse, self.peephole, self.layer_norm, trace, key
         )
 
+    def _reference_layer(self, x, state, params, mask, reverse):
+        return reference.lstm_layer(
+            x, *state, params, self.peephole, self.layer_norm, mask, reverse
+        )
+
 
 class LSTM(_LSTMFamily, RecurrentBase):
     r"""LSTM, a drop-in twin of :class:`torch.nn.LSTM` with peephole and layer-norm variants.

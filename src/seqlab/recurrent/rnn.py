@@ -222,6 +222,10 @@ class _RNNFamily:
         out, hT = run_rnn_layer(x, state[0], params, mask, reverse, self.nonlinearity, trace, key)
         return out, (hT,)
 
+    def _reference_layer(self, x, state, params, mask, reverse):
+        out, hT = reference.rnn_layer(x, *state, params, self.nonlinearity, mask, reverse)
+        return out, (hT,)
+
 
 class RNN(_RNNFamily, RecurrentBase):
     r"""Elman RNN, a drop-in twin of :class:`torch.nn.RNN` with sigmoid and linear options.
