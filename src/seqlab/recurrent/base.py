@@ -7,6 +7,7 @@ mixes them into :class:`RecurrentBase` (the multi-layer sequence module) and
 - ``_gates``: how many gate blocks of ``hidden_size`` the projections produce (1, 4 or 3);
 - ``_set_variant(**options)``: validate and store the family's own constructor options;
 - ``_variant_shapes()``: extra per-layer parameters the chosen variant needs, name -> shape;
+- ``_state_sizes``: the feature size of each carried state, ``(H,)`` or the LSTM's ``(P, H)``;
 - ``_torch_unsupported()``: why torch's fused kernel can't run this configuration, or ``None``;
 - ``_torch_name``: the ``torch._VF`` function family (``"lstm"``, ``"gru"``, ``"rnn_tanh"`` ...);
 - ``_run_layer(x, state, params, mask, reverse, trace, key)``: one layer, one direction, over
@@ -87,9 +88,14 @@ class _ParameterMixin:
     _gates: int
     _torch_name: str
 
+    @property
+    def _state_sizes(self) -> tuple[int, ...]:
+        """Features of each carried state (h, and c for the LSTM); h's is the output's."""
+        return (self.hidden_size,)
+
     def _register_layer(self, suffix, in_size, factory) -> list[str]:
         G, H = self._gates, self.hidden_size
-        shapes = {"weight_ih": (G * H, in_size), "weight_hh": (G * H, H)}
+        shapes = {"weight_ih": (G * H, in_size), "weight_hh": (G * H, self._state_sizes[0])}
         if self.bias:
             shapes |= {"bias_ih": (G * H,), "bias_hh": (G * H,)}
         shapes |= self._variant_shapes()
@@ -127,7 +133,8 @@ class _ParameterMixin:
         where the family says so (``_auto_prefers_torch``: the LSTM, whose oneDNN kernel
         beats seqlab's loop, while ATen's GRU and RNN loops lose to seqlab's), and under a
         tracer, where torch's op becomes the exporter's own LSTM/GRU/RNN node (not with
-        ``lengths``: torch's path packs the batch, which tracers cannot record).
+        ``lengths``: torch's path packs the batch, which tracers cannot record; nor with a
+        projection: ONNX's LSTM node has none, and torch's export of one fails in onnxruntime).
         """
         reason = self._torch_unsupported()
         if self.backend == "torch":
@@ -145,7 +152,7 @@ class _ParameterMixin:
         if self.backend == "seqlab" or reason is not None or trace is not None:
             return False
         if tracing():
-            return lengths is None
+            return lengths is None and self._state_sizes[0] == self.hidden_size
         return device.type != "cpu" or self._auto_prefers_torch
 
     def _layer(self, x, state, params, mask, reverse, trace, key):
@@ -174,11 +181,8 @@ class _ParameterMixin:
         accepted = [n for n in inspect.signature(self._set_variant).parameters if n != "self"]
         unknown = sorted(set(options) - set(accepted))
         if unknown:
-            hint = (
-                " (LSTM projections are not supported by seqlab)" if "proj_size" in unknown else ""
-            )
             raise InputError(
-                f"{type(self).__name__} got unexpected argument(s) {unknown}{hint}; "
+                f"{type(self).__name__} got unexpected argument(s) {unknown}; "
                 f"its own options are {accepted}"
             )
         self._set_variant(**options)
@@ -226,7 +230,7 @@ class RecurrentBase(TorchCompat, _ParameterMixin, nn.Module):
         for layer in range(num_layers):
             for direction in range(D):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                in_size = input_size if layer == 0 else hidden_size * D
+                in_size = input_size if layer == 0 else self._state_sizes[0] * D
                 self._param_names = self._register_layer(suffix, in_size, factory)
                 self._suffixes.append(suffix)
         self.reset_parameters()
@@ -282,25 +286,24 @@ class RecurrentBase(TorchCompat, _ParameterMixin, nn.Module):
         return x, batched
 
     def _check_states(self, hx, B: int, batched: bool, x: Tensor) -> tuple[Tensor, ...]:
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        count = 2 if self._has_cell_state else 1
+        LD, sizes = self.num_layers * self.num_directions, self._state_sizes
+        count = len(sizes)
         if hx is None:
-            return tuple(x.new_zeros(LD, B, H) for _ in range(count))
+            return tuple(x.new_zeros(LD, B, size) for size in sizes)
         names = ("h_0", "c_0") if count == 2 else ("h_0",)
         if count == 2 and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise InputError("hx must be a tuple (h_0, c_0) for an LSTM")
         states = tuple(hx) if count == 2 else (hx,)
-        expected = (LD, B, H) if batched else (LD, H)
         checked = []
-        for name, s in zip(names, states, strict=True):
+        for name, s, size in zip(names, states, sizes, strict=True):
+            expected = (LD, B, size) if batched else (LD, size)
+            field = "hidden_size" if size == self.hidden_size else "proj_size"
             if not isinstance(s, Tensor):
                 raise InputError(f"{name} must be a Tensor, got {type(s).__name__}")
             if tuple(s.shape) != expected:
                 raise ShapeError(
                     f"{name} has shape {_shape(s)}; expected {expected} = "
-                    f"(num_layers * num_directions, "
-                    + ("batch, " if batched else "")
-                    + "hidden_size)"
+                    f"(num_layers * num_directions, " + ("batch, " if batched else "") + f"{field})"
                 )
             _check_dtype_device(name, s, x)
             checked.append(s if batched else s.unsqueeze(1))
@@ -405,21 +408,15 @@ class RecurrentBase(TorchCompat, _ParameterMixin, nn.Module):
                 outs.append(out)
                 for k, f in enumerate(final):
                     finals[k].append(f)
-            layer_input = outs[0] if D == 1 else torch.cat(outs, dim=-1)  # (T, B, D·H)
+            layer_input = outs[0] if D == 1 else torch.cat(outs, dim=-1)  # (T, B, D·H or D·P)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
         return layer_input, tuple(torch.stack(f) for f in finals)
 
     def _torch_forward(self, x, states, lengths):
-        flat = [
-            getattr(self, n + s)
-            for s in self._suffixes
-            for n in (
-                ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                if self.bias
-                else ("weight_ih", "weight_hh")
-            )
-        ]
+        # torch's flat list: per layer and direction w_ih, w_hh[, b_ih, b_hh][, w_hr], which is
+        # the registration order of a module torch can run
+        flat = self._flat_weights
         fn = getattr(_VF, self._torch_name)
         args = (flat, self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
         hx = states if self._has_cell_state else states[0]

@@ -14,6 +14,19 @@ from ..errors import ExportError
 class TorchCompat:
     """Mixed into the engine's sequence modules and cells."""
 
+    @property
+    def _flat_weights_names(self) -> list[str]:
+        """Every parameter's name, layer by layer and direction by direction, each
+        layer-direction's in torch's order (``weight_ih, weight_hh, bias_ih, bias_hh,
+        weight_hr``) and then the variant's own."""
+        return [name + suffix for suffix in self._suffixes for name in self._param_names]
+
+    @property
+    def _flat_weights(self) -> list:
+        """The parameters named by :attr:`_flat_weights_names`, as torch's ``nn.LSTM`` holds
+        them (computed on each read, so never out of step)."""
+        return [getattr(self, name) for name in self._flat_weights_names]
+
     def __prepare_scriptable__(self):
         # torch.jit.script calls this on every module before compiling it (torch's hook).
         raise ExportError(
