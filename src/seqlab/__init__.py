@@ -2,7 +2,7 @@
 
 from . import analysis, attention, decode, serialization
 from .errors import BackendError, ExportError, InputError, SeqlabError, ShapeError
-from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, from_torch, to_torch
 
 # torch.load(f) of a whole model holding seqlab modules, under its default weights_only=True.
 serialization.register_safe_globals()
@@ -16,6 +16,8 @@ __all__ = [
     "LSTMCell",
     "RNN",
     "RNNCell",
+    "from_torch",
+    "to_torch",
     "SeqlabError",
     "ShapeError",
     "InputError",

@@ -30,7 +30,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from ..errors import BackendError, InputError, ShapeError
 from ..functions import tracing
-from .compat import TorchCompat
+from .compat import SequenceCompat
 from .trace import GradientTrace, TraceKey, active_trace
 
 BACKENDS = ("auto", "seqlab", "torch")
@@ -188,7 +188,7 @@ class _ParameterMixin:
         self._set_variant(**options)
 
 
-class RecurrentBase(TorchCompat, _ParameterMixin, nn.Module):
+class RecurrentBase(SequenceCompat, _ParameterMixin, nn.Module):
     """Multi-layer, optionally bidirectional recurrent network with torch's interface."""
 
     _auto_prefers_torch = False
