@@ -132,6 +132,13 @@ def test_an_exported_loop_refuses_another_sequence_length():
         session.run(None, {name: torch.randn(T + 1, B, I).numpy()})
 
 
+def test_a_traced_loop_refuses_another_sequence_length():
+    module = seqlab.GRU(I, H, reset="before").eval()
+    traced = torch.jit.trace(module, (torch.randn(T, B, I),))
+    with pytest.raises(RuntimeError, match=f"Expected {T} elements in a list but found {T + 2}"):
+        traced(torch.randn(T + 2, B, I))
+
+
 @pytest.mark.parametrize(
     "name",
     [pytest.param(n, marks=pytest.mark.slow) for n in ("LSTM peephole full", "LSTM auto")]

@@ -42,9 +42,11 @@ def _steps(T: int, reverse: bool) -> range:
 
 
 def _run(x, states, mask, reverse, step: Callable) -> tuple[Tensor, tuple[Tensor, ...]]:
-    outputs: list[Tensor | None] = [None] * x.shape[0]
-    for t in _steps(x.shape[0], reverse):
-        new = step(x[t], *states)
+    # unbind, not x[t]: a torch.jit.trace of the loop then refuses another number of steps
+    inputs = x.unbind(0)
+    outputs: list[Tensor | None] = [None] * len(inputs)
+    for t in _steps(len(inputs), reverse):
+        new = step(inputs[t], *states)
         if mask is None:
             states = new
             outputs[t] = new[0]
