@@ -40,22 +40,30 @@ TORCH_PARTS = (
 PACKAGES = ("seqlab.recurrent", "seqlab.attention", "seqlab.models")
 
 
-def seqlab_module_classes() -> list[type[nn.Module]]:
-    """Every ``nn.Module`` class defined in the modules of :data:`PACKAGES`, in import order.
+def _import(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        log.debug("not listing the classes of %s for torch.load: %s", name, error)
+        return None
 
-    A submodule that cannot be imported (one that needs an optional package not installed) is
+
+def seqlab_module_classes() -> list[type[nn.Module]]:
+    """Every ``nn.Module`` class defined in the modules of :data:`PACKAGES`, each once.
+
+    A module that cannot be imported (one that needs an optional package not installed) is
     skipped: its classes could not be built in this process either.
     """
     found: dict[type, None] = {}
     for package_name in PACKAGES:
-        package = importlib.import_module(package_name)
+        package = _import(package_name)
+        if package is None:
+            continue
         names = [package_name]
         names += [m.name for m in pkgutil.walk_packages(package.__path__, package_name + ".")]
         for name in names:
-            try:
-                module = importlib.import_module(name)
-            except ImportError as error:
-                log.debug("not listing the classes of %s for torch.load: %s", name, error)
+            module = _import(name)
+            if module is None:
                 continue
             for _, cls in inspect.getmembers(module, inspect.isclass):
                 if issubclass(cls, nn.Module) and cls.__module__ == name:

@@ -125,6 +125,7 @@ def test_unknown_options_are_named():
 
 def test_projection_size_errors():
     assert seqlab.LSTM(3, 4, proj_size=0).proj_size == 0  # torch's default: no projection
+    assert seqlab.LSTM(3, 4, 1, True, False, 0.0, False, 2).proj_size == 2  # torch's order
     with pytest.raises(InputError, match="proj_size=4 must be smaller than hidden_size=4"):
         seqlab.LSTM(3, 4, proj_size=4)
     for bad in (-1, 1.5, True):
