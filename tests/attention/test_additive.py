@@ -108,14 +108,16 @@ def test_gradient_reaches_given_projected_keys():
     )
 
 
+def _core_inputs():
+    """Small float64 inputs of the core, q (B, T, A), P (B, S, A), v (A,), h (B, S, K), and a
+    mask (B, S)."""
+    shapes = [(2, 3, 5), (2, 4, 5), (5,), (2, 4, 3)]
+    inputs = tuple(torch.randn(s, dtype=F64, requires_grad=True) for s in shapes)
+    return inputs, lengths_to_mask(torch.tensor([4, 2]), 4)
+
+
 def test_gradcheck():
-    mask = lengths_to_mask(torch.tensor([4, 2]), 4)
-    inputs = (
-        torch.randn(2, 3, 5, dtype=F64, requires_grad=True),  # q (B, T, A)
-        torch.randn(2, 4, 5, dtype=F64, requires_grad=True),  # P (B, S, A)
-        torch.randn(5, dtype=F64, requires_grad=True),  # v (A,)
-        torch.randn(2, 4, 3, dtype=F64, requires_grad=True),  # h (B, S, K)
-    )
+    inputs, mask = _core_inputs()
     assert torch.autograd.gradcheck(lambda *x: AdditiveFunction.apply(*x, mask), inputs)
 
 
@@ -127,13 +129,7 @@ def _penalty_grads(fn, inputs, probes):
 
 
 def test_second_derivatives_equal_autograd_of_the_reference():
-    mask = lengths_to_mask(torch.tensor([4, 2]), 4)
-    inputs = (
-        torch.randn(2, 3, 5, dtype=F64, requires_grad=True),  # q (B, T, A)
-        torch.randn(2, 4, 5, dtype=F64, requires_grad=True),  # P (B, S, A)
-        torch.randn(5, dtype=F64, requires_grad=True),  # v (A,)
-        torch.randn(2, 4, 3, dtype=F64, requires_grad=True),  # h (B, S, K)
-    )
+    inputs, mask = _core_inputs()
     probes = [torch.randn(2, 3, 3, dtype=F64), torch.randn(2, 3, 4, dtype=F64)]
     ours = _penalty_grads(lambda *x: AdditiveFunction.apply(*x, mask), inputs, probes)
     ref = _penalty_grads(lambda *x: additive_reference(*x, mask), inputs, probes)

@@ -11,13 +11,9 @@ from torch.nn.utils.rnn import pack_padded_sequence
 import seqlab
 from seqlab import BackendError
 from seqlab.analysis import record_gradient_flow
-from seqlab.recurrent import gru as gru_module
-from seqlab.recurrent import lstm as lstm_module
-from seqlab.recurrent import reference
-from seqlab.recurrent import rnn as rnn_module
 
 from ..conftest import lengths_mask
-from .helpers import assert_close_all, layer_params, perturb_layer_norm
+from .helpers import assert_close_all, perturb_layer_norm
 
 F64 = torch.float64
 
@@ -85,52 +81,37 @@ def test_cell_gradient_penalty_equals_torch_nn(family):
     assert_close_all(second_a, second_b, atol=1e-12)
 
 
-def _variant_layers():
-    """(name, kernel, reference loop, module) for every variant, one layer."""
-    for peephole, layer_norm in itertools.product([None, "diagonal", "full"], [False, True]):
-        kw = {"peephole": peephole, "layer_norm": layer_norm}
-        yield (
-            f"LSTM{kw}",
-            lambda x, s, p, m, r, kw=kw: lstm_module.run_lstm_layer(x, *s, p, m, r, **kw),
-            lambda x, s, p, m, r, kw=kw: reference.lstm_layer(x, *s, p, mask=m, reverse=r, **kw),
-            seqlab.LSTM(3, 4, dtype=F64, **kw),
-        )
-    for reset, layer_norm in itertools.product(["after", "before"], [False, True]):
-        kw = {"reset": reset, "layer_norm": layer_norm}
-        yield (
-            f"GRU{kw}",
-            lambda x, s, p, m, r, kw=kw: gru_module.run_gru_layer(x, *s, p, m, r, **kw),
-            lambda x, s, p, m, r, kw=kw: reference.gru_layer(x, *s, p, mask=m, reverse=r, **kw),
-            seqlab.GRU(3, 4, dtype=F64, **kw),
-        )
-    for nonlinearity in ["tanh", "relu", "sigmoid", "linear"]:
-        yield (
-            f"RNN({nonlinearity})",
-            lambda x, s, p, m, r, f=nonlinearity: rnn_module.run_rnn_layer(x, *s, p, m, r, f),
-            lambda x, s, p, m, r, f=nonlinearity: reference.rnn_layer(x, *s, p, f, m, r),
-            seqlab.RNN(3, 4, nonlinearity=nonlinearity, dtype=F64),
-        )
+# One layer of every variant; each family's module runs its kernel (_run_layer) and its
+# reference loop (_reference_layer) on the same tensors.
+VARIANTS = [
+    *(
+        seqlab.LSTM(3, 4, peephole=peephole, layer_norm=layer_norm, dtype=F64)
+        for peephole, layer_norm in itertools.product([None, "diagonal", "full"], [False, True])
+    ),
+    seqlab.LSTM(3, 4, proj_size=2, peephole="full", dtype=F64),
+    *(
+        seqlab.GRU(3, 4, reset=reset, layer_norm=layer_norm, dtype=F64)
+        for reset, layer_norm in itertools.product(["after", "before"], [False, True])
+    ),
+    *(seqlab.RNN(3, 4, nonlinearity=f, dtype=F64) for f in ["tanh", "relu", "sigmoid", "linear"]),
+]
 
 
-VARIANTS = list(_variant_layers())
-
-
-@pytest.mark.parametrize("name,kernel,loop,module", VARIANTS, ids=[v[0] for v in VARIANTS])
+@pytest.mark.parametrize("module", VARIANTS, ids=repr)
 @pytest.mark.parametrize("reverse", [False, True])
-def test_variants_gradient_penalty_equals_reference(name, kernel, loop, module, reverse):
+def test_variants_gradient_penalty_equals_reference(module, reverse):
     perturb_layer_norm(module)
-    params = layer_params(module)
-    params |= {"bias_ih": params.get("bias_ih"), "bias_hh": params.get("bias_hh")}
+    params = module._params("_l0")
     x = torch.randn(5, 3, 3, dtype=F64, requires_grad=True)
-    state = [torch.randn(3, 4, dtype=F64, requires_grad=True) for _ in range(1 + ("LSTM" in name))]
+    state = tuple(torch.randn(3, n, dtype=F64, requires_grad=True) for n in module._state_sizes)
     mask = lengths_mask(torch.tensor([5, 2, 4]), 5)
 
     def flat(result):
         out, final = result
-        return [out, *final] if isinstance(final, tuple) else [out, final]
+        return [out, *final]
 
-    a = flat(kernel(x, state, params, mask, reverse))
-    b = flat(loop(x, state, params, mask, reverse))
+    a = flat(module._run_layer(x, state, params, mask, reverse, None, None))
+    b = flat(module._reference_layer(x, state, params, mask, reverse))
     weights = [torch.randn_like(t) for t in a]
     tensors = [p for p in params.values() if p is not None]
     _, second_a = _penalty_grads(a, tensors, [x, *state], weights)
