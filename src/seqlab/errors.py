@@ -17,6 +17,10 @@ class BackendError(SeqlabError, ValueError):
     """The requested backend cannot run this configuration."""
 
 
+class ExportError(SeqlabError, RuntimeError):
+    """A module cannot be compiled, traced or exported the way that was asked."""
+
+
 class ConfigError(SeqlabError, ValueError):
     """An experiment configuration or a ``--set`` override is invalid."""
 
@@ -27,7 +31,3 @@ class DataError(SeqlabError):
 
 class CheckpointError(SeqlabError):
     """A checkpoint or run folder is corrupt, incomplete or belongs to something else."""
-
-
-class ExportError(SeqlabError, RuntimeError):
-    """A module cannot be compiled, traced or exported the way that was asked."""
