@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench lint clean
+.PHONY: demo test test-all bench lint gallery clean
 
 # torch is pinned and installed first: the CPU build of 2.13.0 lies on the machines' disk,
 # while an unpinned `torch` would pull a multi-GB CUDA build.
@@ -32,6 +32,10 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/recurrent.py
+
+# The run folders kept in docs/results as a static site: open docs/gallery/index.html.
+gallery: $(STAMP)
+	$(PY) -m seqlab.report docs/results --out docs/gallery
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

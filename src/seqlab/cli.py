@@ -1,21 +1,24 @@
-"""seqlab: list, run, resume and sample experiments.
+"""seqlab: list, run, resume and report experiments, and use what they trained.
 
     seqlab list
     seqlab run charlm --preset demo [--set train.lr=3e-3 ...] [--out DIR]
     seqlab run charlm --resume runs/charlm-20261126-153000
+    seqlab report runs docs/results --out site
     seqlab sample runs/charlm-20261126-153000 --prime "ROMEO:" --temperature 0.7
     seqlab translate runs/translate-dates-20261126-153000 "3 mai 1998" --plot a.png
 
-Under ``torchrun --nproc_per_node=N`` the same ``run`` command trains with
-DistributedDataParallel; only rank 0 prints and writes.
+The verbs after ``report`` come from the experiments (``seqlab.experiments.Command``): each
+works with the run folders of the experiments that offer it. Under ``torchrun
+--nproc_per_node=N`` the same ``run`` command trains with DistributedDataParallel; only rank 0
+prints and writes.
 """
 
 import argparse
 import dataclasses
 import logging
 import os
-import shutil
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -23,10 +26,11 @@ import torch
 from . import __version__, experiments
 from .config import keys, override
 from .console import Progress
-from .errors import CheckpointError, ConfigError, SeqlabError
+from .errors import CheckpointError, ConfigError, DivergedError, SeqlabError
 from .experiments import rundir
+from .report import command as report_command
 from .train import distributed
-from .train.runtime import keep_freed_memory
+from .train.runtime import keep_freed_memory, one_thread
 
 EXAMPLES = """\
 examples:
@@ -38,7 +42,19 @@ examples:
   seqlab sample runs/small --prime "ROMEO:" --length 400 --temperature 0.7
   seqlab run translate-dates --out runs/dates
   seqlab translate runs/dates "Tuesday, March 3, 1998" --beam 5 --plot alignment.png
+  seqlab report runs --out runs/gallery
 """
+
+
+class Terminal:
+    """A command's output on the terminal: text to stdout as it comes, notes to stderr."""
+
+    def text(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def note(self, text: str) -> None:
+        print(text, file=sys.stderr)
 
 
 def cmd_list(args) -> int:
@@ -80,13 +96,23 @@ def cmd_run(args) -> int:
                 "drop --preset/--set/--seed/--out (only --device may change)"
             )
         run = rundir.reopen(args.resume, distributed.Context(), expect=experiment.name)
+        if run.ctx.main and rundir.status(run) == "completed" and (run.dir / "report.md").exists():
+            print(
+                f"{run.dir} has finished (its summary says completed): nothing to resume.\n"
+                f"  report  {run.dir / 'report.md'}\n"
+                f"  to train more, start a new run: seqlab run {experiment.name} --out NEW_DIR"
+            )
+            return 0
         if args.device:
             run.cfg = dataclasses.replace(run.cfg, device=args.device)
-        ctx = run.ctx = distributed.setup(run.cfg.device)
+        run.ctx = distributed.setup(run.cfg.device)
+        run.lock()
+        rundir.remove_leftovers(run.dir)
     else:
         cfg = override(experiment.preset(args.preset), _overrides(args))
         ctx = distributed.setup(cfg.device)
         run = rundir.start(experiment, args.preset, cfg, args.out, ctx)
+    ctx = run.ctx
     out = sys.stdout if ctx.main else None
     if out:
         print(
@@ -95,87 +121,92 @@ def cmd_run(args) -> int:
             file=out,
         )
         print(
-            f"  device {ctx.device} · {ctx.world} process(es) · {torch.get_num_threads()} "
-            f"threads · torch {torch.__version__}",
+            f"  device {ctx.device} · {ctx.world} process(es) · "
+            f"{1 if experiment.one_thread else torch.get_num_threads()} threads · "
+            f"torch {torch.__version__}",
             file=out,
             flush=True,
         )
     progress = Progress(every_s=args.log_every_s) if ctx.main and not args.quiet else None
     try:
-        summary = experiment.run(run.cfg, run, progress)
+        with one_thread() if experiment.one_thread else nullcontext():
+            finished = experiment.run(run.cfg, run, progress)
     except BaseException as err:
         distributed.teardown()  # no barrier: the other ranks may never reach it
-        if isinstance(err, KeyboardInterrupt):
-            if ctx.main:
-                print(
-                    "\ninterrupted; the checkpoint holds the last finished step. Continue with:\n"
-                    f"  seqlab run {experiment.name} --resume {run.dir}",
-                    file=sys.stderr,
-                )
-            return 130
-        if isinstance(err, SeqlabError) and ctx.main and not run.resume:
-            if not (run.dir / "checkpoint.pt").exists():
-                # Nothing was trained: don't leave a folder that blocks the corrected command.
-                shutil.rmtree(run.dir, ignore_errors=True)
-        raise
+        return _stopped(run, err)
+    finally:
+        run.unlock()
     if out:
-        print_summary(summary, run.dir)
+        print_summary(finished, run.dir)
     distributed.teardown(synchronize=True)
     return 0
 
 
-def print_summary(summary: dict, run_dir: Path) -> None:
+def _stopped(run: rundir.Run, err: BaseException) -> int:
+    """Leave a run that stopped early in a state it can be resumed or restarted from, say what
+    happened, and give the exit code (or re-raise what is not the person's to fix)."""
+    main, name = run.ctx.main, run.experiment.name
+    trained = any(run.dir.rglob("checkpoint.pt")) if run.dir.exists() else False
+    if isinstance(err, KeyboardInterrupt):
+        _try_summary(run, "interrupted", "stopped by Ctrl-C; resume to continue")
+        if main:
+            print(
+                "\ninterrupted; the checkpoint holds the last finished step. Continue with:\n"
+                f"  seqlab run {name} --resume {run.dir}",
+                file=sys.stderr,
+            )
+        return 130
+    if isinstance(err, DivergedError):
+        _try_summary(run, "diverged", str(err))
+        if main:
+            print(f"seqlab: diverged: {err}", file=sys.stderr)
+        return 3
+    if isinstance(err, OSError):
+        where = f" {err.filename}" if err.filename else ""
+        raise SeqlabError(
+            f"cannot write the run's files ({err.strerror or err}{where}); free space or make "
+            f"{run.dir} writable, then continue with `seqlab run {name} --resume {run.dir}`"
+        ) from None
+    if isinstance(err, SeqlabError) and not trained and not run.resume:
+        run.remove_created()  # nothing was trained: leave nothing that blocks the fix
+        raise err
+    _try_summary(run, "failed", f"{type(err).__name__}: {err}")
+    raise err
+
+
+def _try_summary(run: rundir.Run, status: str, message: str) -> None:
+    """Record how the run ended, if its folder can still be written."""
+    try:
+        if run.dir.exists():
+            run.write_summary(status, message)
+    except (OSError, SeqlabError) as err:
+        logging.getLogger(__name__).warning("could not write the summary: %s", err)
+
+
+def print_summary(finished, run_dir: Path) -> None:
     """The experiment's own result lines, then where the report and figures are."""
-    lines = summary.get("lines") or []
-    if lines:
-        print("\n" + "\n".join(f"  {line}" if line else "" for line in lines))
+    if finished.lines:
+        print("\n" + "\n".join(f"  {line}" if line else "" for line in finished.lines))
     print(f"\n  report  {run_dir / 'report.md'}\n  figures {run_dir / 'figures'}")
-    for hint in summary.get("hints", []):
+    for hint in finished.hints:
         print(f"  {hint}")
 
 
-def reopen_for(path: str, command: str, lacking: str) -> rundir.Run:
-    """The run folder at ``path``, if its experiment has a ``command`` hook (``sample``,
-    ``translate``); else a CheckpointError saying ``lacking`` and which experiments have one."""
-    run = rundir.reopen(path, distributed.Context())
-    if getattr(run.experiment, command) is None:
-        able = [e.name for e in experiments.REGISTRY.values() if getattr(e, command)]
-        raise CheckpointError(
-            f"{path} is a run of {run.experiment.name!r}, which {lacking}; "
-            f"`seqlab {command}` works with runs of: {', '.join(able)}"
-        )
-    return run
+def command_handler(verb: str):
+    """``seqlab VERB RUN_DIR ...``: the handler of the run folder's experiment."""
 
+    def handle(args) -> int:
+        run = rundir.reopen(args.run_dir, distributed.Context())
+        command = run.experiment.command(verb)
+        if command is None:
+            raise CheckpointError(
+                f"{args.run_dir} is a run of {run.experiment.name!r}, which does not offer "
+                f"`seqlab {verb}`; it works with runs of: "
+                f"{', '.join(experiments.offering(verb))}"
+            )
+        return command.handler(run, args, Terminal())
 
-def cmd_sample(args) -> int:
-    run = reopen_for(args.run_dir, "sample", "has nothing to sample")
-    text = run.experiment.sample(
-        run, args.prime, args.length, args.temperature, args.top_k, args.seed
-    )
-    sys.stdout.write(text.rstrip("\n") + "\n")
-    return 0
-
-
-def cmd_translate(args) -> int:
-    run = reopen_for(args.run_dir, "translate", "does not translate")
-    result = run.experiment.translate(
-        run,
-        args.text,
-        beam=args.beam,
-        plot=args.plot,
-        kind=args.model,
-        allow_unknown=args.allow_unknown,
-    )
-    print(result["translation"])
-    how = "greedy" if result["beam"] == 1 else f"beam {result['beam']}"
-    ended = "" if result["finished"] else ", cut at the length limit"
-    notes = [f"{result['label']} model, {how}, log p = {result['log_prob']:.3f}{ended}"]
-    if result["unknown"]:
-        notes.append(f"read as <unk>: {' '.join(result['unknown'])}")
-    if "plot" in result:
-        notes.append(f"alignment saved to {result['plot']}")
-    print("  (" + "; ".join(notes) + ")", file=sys.stderr)
-    return 0
+    return handle
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="change one configuration key, e.g. train.lr=3e-3 (repeatable)",
     )
     run.add_argument("--out", help="run folder to create (default: runs/NAME-TIMESTAMP)")
-    run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    run.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a run from its checkpoint (one stopped before any checkpoint starts over)",
+    )
     run.add_argument("--device", help="auto | cpu | cuda (default: the configuration's, auto)")
     run.add_argument("--seed", type=int, help="random seed (default: the configuration's, 0)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -218,29 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    sample = sub.add_parser("sample", help="generate text from a trained run")
-    sample.add_argument("run_dir", metavar="RUN_DIR")
-    sample.add_argument("--prime", help="text to start from (default: the run's sample.prime)")
-    sample.add_argument("--length", type=int, help="characters to generate")
-    sample.add_argument("--temperature", type=float, help="0 = greedy, <1 safer, >1 wilder")
-    sample.add_argument("--top-k", type=int, help="sample only among the K likeliest (0 = all)")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.set_defaults(func=cmd_sample)
+    report = sub.add_parser("report", help=report_command.HELP)
+    report_command.add_arguments(report)
+    report.set_defaults(func=report_command.run)
 
-    translate = sub.add_parser("translate", help="translate a sentence with a trained run")
-    translate.add_argument("run_dir", metavar="RUN_DIR", help="a translate-* run folder")
-    translate.add_argument("text", help="the sentence (or date) to translate")
-    translate.add_argument("--beam", type=int, help="beam width (1 = greedy; default: the run's)")
-    translate.add_argument("--plot", metavar="FILE", help="save the alignment heatmap (PNG)")
-    translate.add_argument(
-        "--model", help="which of the run's decoders: additive, none ... (default: attention)"
-    )
-    translate.add_argument(
-        "--allow-unknown",
-        action="store_true",
-        help="read words the model never saw as <unk> instead of refusing them",
-    )
-    translate.set_defaults(func=cmd_translate)
+    for verb, offered in experiments.commands().items():
+        command = offered[0]
+        able = ", ".join(experiments.offering(verb))
+        parser_ = sub.add_parser(verb, help=f"{command.help} (runs of {able})")
+        parser_.add_argument("run_dir", metavar="RUN_DIR", help=f"a run folder of {able}")
+        command.arguments(parser_)
+        parser_.set_defaults(func=command_handler(verb))
     return parser
 
 
@@ -257,6 +280,9 @@ def main(argv=None) -> int:
         where = "" if rank == "0" else f" (rank {rank})"
         print(f"seqlab: error{where}: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `seqlab sample ... | head`: the reader left; nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ that does not parse is a :class:`~seqlab.errors.ConfigError` listing what is val
 """
 
 import dataclasses
+import json
 import types
 import typing
 from typing import Any
@@ -108,25 +109,52 @@ def to_dict(cfg) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def from_dict(cls, data: dict[str, Any], where: str = "config"):
-    """Rebuild a configuration of class ``cls`` from :func:`to_dict`'s output."""
+def from_dict(cls, data: dict[str, Any], where: str = "config", prefix: str = ""):
+    """Rebuild a configuration of class ``cls`` from :func:`to_dict`'s output; a ConfigError
+    names the file (``where``), the dotted key and what was expected."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
+        section = f" {prefix.rstrip('.')}" if prefix else ""
+        raise ConfigError(f"{where}:{section} expected an object, got {type(data).__name__}")
     hints = _field_types(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    unknown = sorted(prefix + k for k in set(data) - names)
     if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; this seqlab expects {sorted(names)}")
+        expected = sorted(prefix + n for n in names)
+        raise ConfigError(f"{where}: unknown keys {unknown}; this seqlab expects {expected}")
     values = {}
     for name, value in data.items():
         hint = hints[name]
-        values[name] = (
-            from_dict(hint, value, f"{where}.{name}") if dataclasses.is_dataclass(hint) else value
-        )
+        if dataclasses.is_dataclass(hint):
+            values[name] = from_dict(hint, value, where, f"{prefix}{name}.")
+        else:
+            values[name] = _typed(value, hint, f"{where}: {prefix}{name}")
     try:
         return cls(**values)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{where}: {err}") from None
+
+
+_JSON_TYPES = {"int": ("an integer", "64"), "float": ("a number", "0.003"),
+               "bool": ("true or false", "true"), "str": ("a string", '"gru"')}  # fmt: skip
+
+
+def _typed(value, annotation, where: str):
+    """``value`` read from JSON, checked against the field's type (an int is a fine float)."""
+    options = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        if value is None and type(None) in options:
+            return None
+        annotation = next(a for a in options if a is not type(None))
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+    }.get(annotation)
+    if ok is not None and not ok(value):
+        what, example = _JSON_TYPES[annotation.__name__]
+        raise ConfigError(f"{where}={json.dumps(value)}: expected {what} (e.g. {example})")
+    return float(value) if annotation is float else value
 
 
 def check(condition: bool, field: str, value, expected: str) -> None:

@@ -51,6 +51,12 @@ class Progress:
         """A line of an experiment's own (e.g. which training of a sweep starts or ended)."""
         self._line("  " + info["text"])
 
+    def on_restart(self, info: dict) -> None:
+        self._line(
+            "  no checkpoint yet (the run stopped before its first one, written every "
+            f"{info['checkpoint_every']:,} steps): training from step 0 in the same folder"
+        )
+
     def on_start(self, info: dict) -> None:
         self.max_steps, self.budget, self.items = (
             info["max_steps"],

@@ -31,3 +31,7 @@ class DataError(SeqlabError):
 
 class CheckpointError(SeqlabError):
     """A checkpoint or run folder is corrupt, incomplete or belongs to something else."""
+
+
+class DivergedError(SeqlabError):
+    """Training diverged: a loss became non-finite or blew up (exploding gradients)."""

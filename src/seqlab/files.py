@@ -5,6 +5,7 @@ The contents go to a temporary sibling, are flushed to disk, and the sibling is 
 the target (a rename within one folder is atomic).
 """
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -30,3 +31,15 @@ def atomic_write_bytes(path: Path, write) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
     atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def read_json_lines(path: Path) -> list:
+    """The values of a JSON-lines file (``metrics.jsonl``); a line cut short by a kill is
+    skipped."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

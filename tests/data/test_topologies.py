@@ -5,6 +5,7 @@ import torch
 
 from seqlab.data import topologies as data
 from seqlab.data.synthetic import generator
+from seqlab.data.vocab import BOS_ID, EOS_ID, PAD_ID
 from seqlab.errors import InputError
 
 
@@ -33,18 +34,21 @@ def test_digit_names_spell_each_digit_then_end():
     for d, t in zip(digits.tolist(), targets, strict=True):
         word = data.DIGIT_NAMES[d]
         assert data.spell(t) == word
-        assert t[len(word)] == len(data.LETTERS)  # the end id right after the word
-        assert (t[len(word) + 1 :] == data.IGNORE).all()
+        assert t[len(word)] == EOS_ID  # the end right after the word
+        assert (t[len(word) + 1 :] == PAD_ID).all()
     four = targets[digits == 4][0]
-    assert four[:5].tolist() == [data.LETTERS.index(c) for c in "four"] + [len(data.LETTERS)]
+    letters = data.LETTERS.tokens  # ids 0-3 are the specials, letters from id 4
+    assert four[:5].tolist() == [letters.index(c) for c in "four"] + [EOS_ID]
+    assert data.spell(four) == "four" and min(four[:4].tolist()) >= 4
 
 
 def test_digit_sums_are_the_sum_mod_10_of_the_first_length_digits():
     x, lengths, y = data.digit_sums(300, 2, 6, generator(1, 5))
     assert x.shape == (300, 6) and lengths.min() >= 2 and lengths.max() <= 6
     for row, n, label in zip(x.tolist(), lengths.tolist(), y.tolist(), strict=True):
-        assert sum(row[:n]) % 10 == label
-        assert row[n:] == [0] * (6 - n)  # padding
+        assert all(4 <= i <= 13 for i in row[:n])  # digit d has id d + 4
+        assert sum(i - 4 for i in row[:n]) % 10 == label
+        assert row[n:] == [PAD_ID] * (6 - n)
 
 
 def test_running_parity_by_hand():
@@ -65,15 +69,15 @@ def test_reversals_end_with_eos_and_ignore_the_rest():
     assert src.shape == (100, 8) and tgt.shape == (100, 9)
     for s, n, t in zip(src.tolist(), lengths.tolist(), tgt.tolist(), strict=True):
         assert t[:n] == s[:n][::-1]
-        assert t[n] == data.EOS and t[n + 1 :] == [data.IGNORE] * (8 - n)
-        assert data.until_end(t, data.EOS) == s[:n][::-1]
+        assert t[n] == EOS_ID and t[n + 1 :] == [PAD_ID] * (8 - n)
+        assert data.until_end(t) == s[:n][::-1]
 
 
 def test_teacher_inputs_shift_targets_right_after_bos():
-    targets = torch.tensor([[3, 4, data.EOS, data.IGNORE], [7, data.EOS, data.IGNORE, data.IGNORE]])
-    assert data.teacher_inputs(targets, data.BOS).tolist() == [
-        [data.BOS, 3, 4, data.EOS],
-        [data.BOS, 7, data.EOS, 0],
+    targets = torch.tensor([[7, 8, EOS_ID, PAD_ID], [11, EOS_ID, PAD_ID, PAD_ID]])
+    assert data.teacher_inputs(targets).tolist() == [
+        [BOS_ID, 7, 8, EOS_ID],
+        [BOS_ID, 11, EOS_ID, PAD_ID],
     ]
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from seqlab.decode import generate, sample_next
+from seqlab.decode import generate, sample_next, sample_stream
 from seqlab.errors import InputError
 
 
@@ -38,9 +38,9 @@ def test_generate_is_reproducible_with_a_seed_and_feeds_back_its_tokens():
     table = torch.randn(5, 5)
     fed = []
 
-    def step(ids, state):
-        fed.append(ids[0].tolist())
-        return table[ids], state
+    def step(tokens, state):  # the decoding step protocol: (N,) -> (N, V), state, attention
+        fed.append(int(tokens[0]))
+        return table[tokens], state, None
 
     def run(seed):
         return generate(step, torch.tensor([2, 3]), 6, 1.0, 0, torch.Generator().manual_seed(seed))
@@ -50,11 +50,32 @@ def test_generate_is_reproducible_with_a_seed_and_feeds_back_its_tokens():
     assert a != c  # seeds 7 and 8 draw differently (fixed seeds: this is deterministic)
     fed.clear()
     out = run(7)
-    assert fed[0] == [2, 3] and [f[0] for f in fed[1:]] == out
+    assert (
+        fed[:2] == [2, 3] and fed[2:] == out[:-1]
+    )  # the prime one token at a time, then each draw
+
+
+def test_a_stream_yields_each_token_before_the_next_step_runs():
+    steps = []
+
+    def step(tokens, state):
+        steps.append(int(tokens[0]))
+        return torch.tensor([[0.0, 9.0]]), state, None
+
+    stream = sample_stream(step, torch.tensor([0]), 3, temperature=0)
+    assert next(stream) == 1 and steps == [0]  # drawn from the prime's logits, nothing more run
+    assert list(stream) == [1, 1] and steps == [0, 1, 1]
+
+
+def test_a_vanishing_temperature_is_greedy_instead_of_overflowing():
+    logits = torch.tensor([[1e3, 2e3, -5.0]])
+    assert sample_next(logits, temperature=1e-45).tolist() == [1]
+    with pytest.raises(InputError, match="temperature=inf"):
+        sample_next(logits, temperature=math.inf)
 
 
 def test_bad_sampling_arguments():
     with pytest.raises(InputError, match="temperature=-1"):
         sample_next(torch.zeros(1, 3), temperature=-1)
     with pytest.raises(InputError, match="prime is empty"):
-        generate(lambda i, s: (torch.zeros(1, 1, 3), s), torch.tensor([], dtype=torch.long), 3)
+        generate(lambda i, s: (torch.zeros(1, 3), s, None), torch.tensor([], dtype=torch.long), 3)

@@ -16,12 +16,10 @@ from seqlab.train.metrics import read_metrics
 from ..runs import CLI, assert_same_losses, charlm_args, run_cli, wait_for_step
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    """The real `quick` preset on Shakespeare, through the CLI, once for this module."""
-    out = tmp_path_factory.mktemp("runs") / "quick"
-    assert run_cli("run", "charlm", "--preset", "quick", "--out", out, "--quiet") == 0
-    return out
+@pytest.fixture
+def quick_run(quick_runs):
+    """The real `quick` preset on Shakespeare, through the CLI, once per session."""
+    return quick_runs("charlm")
 
 
 def test_quick_preset_leaves_a_complete_run_folder(quick_run):
@@ -45,8 +43,15 @@ def test_quick_preset_leaves_a_complete_run_folder(quick_run):
     rows = read_metrics(quick_run / "metrics.jsonl")
     valid = [r["loss"] for r in rows if r["split"] == "valid"]
     summary = json.loads((quick_run / "summary.json").read_text())
+    details = summary["details"]
     # It learnt something: better than character frequencies alone, and improving.
-    assert valid[-1] < summary["unigram_loss"] and valid[-1] < valid[0]
+    assert valid[-1] < details["unigram_loss"] and valid[-1] < valid[0]
+    assert details["valid_loss"] == valid[-1] and details["best_valid_loss"] == min(valid)
+    best = summary["headline"][0]
+    assert best["value"] == round(min(valid), 4) and best["unit"] == "nats/char"
+    assert best["compared_with"] == f"unigram baseline {details['unigram_loss']:.4f}"
+    train = [r["loss"] for r in rows if r["split"] == "train"]
+    assert details["train_loss"] == train[-1]  # the last logging window's mean
     report = (quick_run / "report.md").read_text()
     assert f"{valid[-1]:.4f} nats" in report and "bits" in report and "![loss]" in report
     assert "over the first 20,000 validation characters only" in report  # the quick preset's cut
@@ -190,6 +195,6 @@ def test_a_run_folder_of_another_experiment(tmp_path, monkeypatch, capsys):
         capsys.readouterr().err
     )
     assert run_cli("sample", folder) == 2
-    assert "'other', which has nothing to sample; `seqlab sample` works with runs of: charlm" in (
+    assert "'other', which does not offer `seqlab sample`; it works with runs of: charlm" in (
         capsys.readouterr().err
     )

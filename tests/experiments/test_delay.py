@@ -10,17 +10,17 @@ from seqlab.errors import ConfigError
 from seqlab.experiments import delay
 
 from ..runs import ctrl_c_at_update
+from .conftest import killed_while_reporting
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "delay"
-    assert cli.main(["run", "delay", "--preset", "quick", "--out", str(out), "--quiet"]) == 0
-    return out
+@pytest.fixture
+def quick_run(quick_runs):
+    return quick_runs("delay")
 
 
 def test_quick_run_shows_the_lstm_solving_what_the_sigmoid_rnn_cannot(quick_run):
-    s = json.loads((quick_run / "summary.json").read_text())
+    summary = json.loads((quick_run / "summary.json").read_text())
+    s = summary["details"]
     head = {m: per["4"] for m, per in s["by_model"].items()}  # json keys are strings
     assert head["lstm"]["solved"] == head["lstm"]["seeds"] == 2
     assert head["rnn-sigmoid"]["solved"] == 0 and head["rnn-sigmoid"]["median_nmse"] > 0.5
@@ -35,16 +35,20 @@ def test_quick_run_shows_the_lstm_solving_what_the_sigmoid_rnn_cannot(quick_run)
         assert (quick_run / "figures" / name).stat().st_size > 10_000
         assert f"figures/{name}" in report
     assert "| lstm | 2/2 |" in report
+    verdicts = {h["name"]: h["passed"] for h in summary["headline"]}
+    assert verdicts["lstm solves delay 4"] is True and verdicts["rnn-sigmoid solves delay 4"]
 
 
-def test_resume_of_a_finished_run_reads_every_training_back(quick_run, capsys):
+def test_resume_after_the_trainings_reads_every_training_back(quick_run, tmp_path, capsys):
     before = json.loads((quick_run / "summary.json").read_text())
-    metrics = quick_run / "trainings" / "lstm-delay4-seed0" / "metrics.jsonl"
+    run = killed_while_reporting(quick_run, tmp_path / "delay")
+    metrics = run / "trainings" / "lstm-delay4-seed0" / "metrics.jsonl"
     stamp = metrics.stat().st_mtime_ns
-    assert cli.main(["run", "delay", "--resume", str(quick_run), "--quiet"]) == 0
+    assert cli.main(["run", "delay", "--resume", str(run), "--quiet"]) == 0
     assert metrics.stat().st_mtime_ns == stamp  # not trained again
-    after = json.loads((quick_run / "summary.json").read_text())
-    assert after["results"] == before["results"]
+    after = json.loads((run / "summary.json").read_text())
+    assert after["details"]["results"] == before["details"]["results"]
+    assert after["headline"] == before["headline"]
     assert "PASS: the LSTM solves delay 4" in capsys.readouterr().out
 
 
@@ -70,8 +74,8 @@ def test_a_training_stopped_midway_continues_from_its_checkpoint(tmp_path):
     assert not (folder / "result.json").exists()
     assert torch.load(folder / "checkpoint.pt", weights_only=True)["step"] == 150
     assert cli.main(["run", "delay", "--resume", str(cut), "--quiet"]) == 0
-    a = json.loads((whole / "summary.json").read_text())["results"]
-    b = json.loads((cut / "summary.json").read_text())["results"]
+    a = json.loads((whole / "summary.json").read_text())["details"]["results"]
+    b = json.loads((cut / "summary.json").read_text())["details"]["results"]
     assert [r["nmse"] for r in b] == pytest.approx([r["nmse"] for r in a], rel=1e-5)
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if r["split"] == "valid"] == [100, 200, 300]

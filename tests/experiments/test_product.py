@@ -5,26 +5,37 @@ import json
 import pytest
 import torch
 
-from seqlab import cli
 from seqlab.experiments import product
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "product"
-    assert cli.main(["run", "product", "--preset", "quick", "--out", str(out), "--quiet"]) == 0
-    return out
+@pytest.fixture
+def quick_run(quick_runs):
+    return quick_runs("product")
 
 
 def test_quick_run_solves_the_product_with_two_units(quick_run):
-    s = json.loads((quick_run / "summary.json").read_text())
+    s = json.loads((quick_run / "summary.json").read_text())["details"]
     assert s["solved"] >= 2 and s["seeds"] == 3
     for r in s["results"]:
         w = r["weights"]
         assert len(w["W"]) == 2 and len(w["U"]) == 2 and len(w["V"][0]) == 2
         if r["solved"]:
             assert r["exhaustive_accuracy"] == 1.0 and r["valid_accuracy"] == 1.0
-    assert set(s["lecture"]) == {"U z", "Uᵀ z"}
+        # The reported weights are the network's: rebuilt from them, it scores the same.
+        model = product.build(2)
+        with torch.no_grad():
+            model.rnn.weight_ih_l0.copy_(torch.tensor(w["W"]))
+            model.rnn.weight_hh_l0.copy_(torch.tensor(w["U"]))
+            model.rnn.bias_ih_l0.copy_(torch.tensor(w["b_x"]))
+            model.rnn.bias_hh_l0.zero_()
+            model.readout.weight.copy_(torch.tensor(w["V"]))
+            model.readout.bias.copy_(torch.tensor(w["b_y"]))
+        table = product.truth_table(model, 8)
+        assert table["accuracy"] == pytest.approx(r["exhaustive_accuracy"], abs=0.01)
+    # The lecture's weights run as printed: each orientation's accuracy is what the table says.
+    for name, transpose in (("U z", False), ("Uᵀ z", True)):
+        table = product.truth_table(product.lecture_model(transpose), 8)
+        assert s["lecture"][name]["accuracy"] == table["accuracy"]
     report = (quick_run / "report.md").read_text()
     assert "| seed | solved |" in report and "![lecture](figures/lecture.png)" in report
     for name in ("trajectory.png", "lecture.png"):

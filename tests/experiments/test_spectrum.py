@@ -11,17 +11,17 @@ from seqlab.experiments.spectrum import PRESETS, DecayConfig
 from seqlab.train import checkpoint
 
 from ..runs import run_cli
+from .conftest import killed_while_reporting
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "spectrum"
-    assert run_cli("run", "spectrum", "--preset", "quick", "--out", out, "--quiet") == 0
-    return out
+@pytest.fixture
+def quick_run(quick_runs):
+    return quick_runs("spectrum")
 
 
 def read(run, name):
-    return json.loads((run / name).read_text())
+    record = json.loads((run / name).read_text())
+    return record["details"] if name == "summary.json" else record
 
 
 def test_quick_preset_leaves_a_complete_run_folder(quick_run):
@@ -80,11 +80,13 @@ def test_eigenvalues_are_tracked_at_every_validation(quick_run):
     assert s["steps"] == train.max_steps
 
 
-def test_resume_of_a_finished_run_gives_the_same_numbers_without_training(quick_run):
-    metrics = quick_run / "trainings" / "track" / "metrics.jsonl"
-    before, logged = read(quick_run, "summary.json"), metrics.read_text()
-    assert run_cli("run", "spectrum", "--resume", quick_run, "--quiet") == 0
-    after = read(quick_run, "summary.json")
+def test_resume_after_the_training_gives_the_same_numbers_without_training(quick_run, tmp_path):
+    before = read(quick_run, "summary.json")
+    run = killed_while_reporting(quick_run, tmp_path / "spectrum")
+    metrics = run / "trainings" / "track" / "metrics.jsonl"
+    logged = metrics.read_text()
+    assert run_cli("run", "spectrum", "--resume", run, "--quiet") == 0
+    after = read(run, "summary.json")
     assert metrics.read_text() == logged  # nothing retrained
     assert after["training"] == before["training"]
     for a, b in zip(after["cases"], before["cases"], strict=True):

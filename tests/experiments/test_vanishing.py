@@ -2,14 +2,12 @@
 
 import json
 
-from seqlab import cli
 from seqlab.train.metrics import read_metrics
 
 
-def test_quick_run_shows_the_gradient_vanishing_from_ones_but_not_from_random(tmp_path):
-    out = tmp_path / "vanishing"
-    assert cli.main(["run", "vanishing", "--preset", "quick", "--out", str(out), "--quiet"]) == 0
-    s = json.loads((out / "summary.json").read_text())
+def test_quick_run_shows_the_gradient_vanishing_from_ones_but_not_from_random(quick_runs):
+    out = quick_runs("vanishing")
+    s = json.loads((out / "summary.json").read_text())["details"]
     ones, random = s["trainings"]["ones"], s["trainings"]["random"]
     # Saturated tanh: little of the error reaches the two frames back the task needs ...
     assert ones["reach_initial"]["2"] < 1e-2 and ones["reach_initial"]["10"] < 1e-12

@@ -2,24 +2,31 @@
 many-to-one, synced many-to-many, sequence-to-sequence): each generator is a pure function of
 its sizes and a ``torch.Generator`` (see :func:`seqlab.data.synthetic.generator`).
 
-Token conventions shared by the sequence tasks:
+Token ids follow the project's one convention (:mod:`seqlab.data.vocab`): 0 padding, 1 BOS
+(a decoder's first input), 2 EOS (ends a target sequence), 3 unknown, then the tokens:
 
-- digits are the token ids 0-9; :data:`EOS` (10) ends a target sequence and :data:`BOS` (11)
-  is a decoder's first input, so a digit decoder reads 12 ids and predicts 11;
-- the spelled digit names use the ids of :data:`LETTERS` and their own end id ``len(LETTERS)``;
-- padded target positions hold :data:`IGNORE` (what ``F.cross_entropy`` skips); padded input
-  positions hold 0 and are cut off by the ``lengths`` the engine receives.
+- digits are the tokens of :data:`DIGITS`: digit ``d`` has id ``d + 4`` (:func:`digit_ids`);
+- the spelled digit names use the tokens of :data:`LETTERS` (letter ``k`` of it has id
+  ``k + 4``);
+- padded positions hold 0: targets there are not scored (``ignore_index=PAD_ID``) and inputs
+  are cut off by the ``lengths`` the engine receives.
 """
 
 import torch
 from torch import Tensor
 
 from ..errors import InputError
+from .vocab import BOS_ID, EOS_ID, PAD_ID, TokenVocab
 
-IGNORE = -100
-EOS, BOS = 10, 11  # after the ten digits
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-LETTERS = "".join(sorted(set("".join(DIGIT_NAMES))))  # 15 letters
+DIGITS = TokenVocab(list("0123456789"))  # 14 ids
+LETTERS = TokenVocab(sorted(set("".join(DIGIT_NAMES))))  # 15 letters, 19 ids
+FIRST = 4  # the id of a vocabulary's first token
+
+
+def digit_ids(digits: Tensor) -> Tensor:
+    """Digit values 0-9 -> their token ids."""
+    return digits + FIRST
 
 
 def _check_lengths(low: int, high: int) -> None:
@@ -69,14 +76,14 @@ def draw(pool: Tensor, n: int, gen: torch.Generator) -> Tensor:
 
 # ------------------------------------------------------------------ one-to-many: digit names
 def spell_ids(word: str) -> list[int]:
-    """Letter ids of ``word`` followed by the end id ``len(LETTERS)``."""
-    return [LETTERS.index(c) for c in word] + [len(LETTERS)]
+    """Letter ids of ``word`` followed by EOS."""
+    return LETTERS.encode(list(word)) + [EOS_ID]
 
 
 def digit_names(n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-    """(digits (n,) int64, targets (n, 6) int64): each digit's English name as letter ids and
-    an end id, padded with IGNORE (the longest names have 5 letters)."""
-    table = torch.full((10, 6), IGNORE, dtype=torch.long)  # (10, 5 letters + end)
+    """(digits (n,) int64 values 0-9, targets (n, 6) int64): each digit's English name as
+    letter ids and EOS, padded with 0 (the longest names have 5 letters)."""
+    table = torch.full((10, 6), PAD_ID, dtype=torch.long)  # (10, 5 letters + EOS)
     for digit, word in enumerate(DIGIT_NAMES):
         ids = spell_ids(word)
         table[digit, : len(ids)] = torch.tensor(ids)
@@ -85,30 +92,29 @@ def digit_names(n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
 
 
 def spell(ids) -> str:
-    """Letter ids up to (not including) the end id, as text."""
-    out = []
-    for i in map(int, ids):
-        if i == len(LETTERS) or i == IGNORE:
-            break
-        out.append(LETTERS[i] if 0 <= i < len(LETTERS) else "?")
-    return "".join(out)
+    """Letter ids up to (not including) EOS or padding, as text ("?" for a non-letter id)."""
+    letters = LETTERS.tokens
+    return "".join(letters[i] if FIRST <= i < len(letters) else "?" for i in until_end(ids))
 
 
 # ------------------------------------------------------------------ many-to-one: digit sums
-def digit_sequences(n: int, low: int, high: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-    """(x (n, high) int64 digits, 0 past each length; lengths (n,) in [low, high])."""
+def digit_sequences(
+    n: int, low: int, high: int, gen: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(x (n, high) int64 digit ids, 0 past each length; lengths (n,) in [low, high]; the
+    digit values (n, high), 0 past each length)."""
     lengths = random_lengths(n, low, high, gen)
-    x = torch.randint(0, 10, (n, high), generator=gen)
-    return x * length_mask(lengths, high), lengths
+    values = torch.randint(0, 10, (n, high), generator=gen) * length_mask(lengths, high)
+    return digit_ids(values) * length_mask(lengths, high), lengths, values
 
 
 def digit_sums(
     n: int, low: int, high: int, gen: torch.Generator, modulus: int = 10
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Digit sequences of lengths in [low, high] and the label ``(Σ_t x_t) mod modulus``:
-    (x (n, high), lengths (n,), y (n,))."""
-    x, lengths = digit_sequences(n, low, high, gen)
-    return x, lengths, x.sum(1) % modulus  # padding is 0: it adds nothing
+    """Digit sequences of lengths in [low, high] and the label ``(Σ_t x_t) mod modulus`` of
+    their values: (x (n, high) ids, lengths (n,), y (n,))."""
+    x, lengths, values = digit_sequences(n, low, high, gen)
+    return x, lengths, values.sum(1) % modulus
 
 
 # ------------------------------------------------------------------ synced many-to-many: parity
@@ -128,28 +134,27 @@ def running_parity(
 # ------------------------------------------------------------------ sequence-to-sequence: reverse
 def reversals(n: int, low: int, high: int, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
     """Digit sequences and their reversal followed by EOS:
-    src (n, high) int64 (0 past each length), lengths (n,), tgt (n, high + 1) int64
-    ``x_L … x_1 EOS`` padded with IGNORE."""
-    src, lengths = digit_sequences(n, low, high, gen)
+    src (n, high) int64 ids (0 past each length), lengths (n,), tgt (n, high + 1) int64
+    ``x_L … x_1 EOS`` padded with 0."""
+    src, lengths, _ = digit_sequences(n, low, high, gen)
     steps = torch.arange(high + 1).unsqueeze(0)  # (1, S + 1)
     index = (lengths.unsqueeze(1) - 1 - steps).clamp(min=0)  # (B, S + 1): x_{L-1-t}
     tgt = src.gather(1, index.clamp(max=high - 1))
-    tgt = torch.where(steps == lengths.unsqueeze(1), EOS, tgt)
-    return src, lengths, torch.where(steps > lengths.unsqueeze(1), IGNORE, tgt)
+    tgt = torch.where(steps == lengths.unsqueeze(1), EOS_ID, tgt)
+    return src, lengths, torch.where(steps > lengths.unsqueeze(1), PAD_ID, tgt)
 
 
-def teacher_inputs(targets: Tensor, bos: int) -> Tensor:
-    """A decoder's inputs under teacher forcing: ``bos`` then the targets shifted right by one;
-    (B, T) like ``targets``, IGNORE replaced by 0 (those steps are not scored)."""
-    shifted = torch.cat([torch.full_like(targets[:, :1], bos), targets[:, :-1]], dim=1)
-    return shifted.masked_fill(shifted == IGNORE, 0)
+def teacher_inputs(targets: Tensor) -> Tensor:
+    """A decoder's inputs under teacher forcing: BOS then the targets shifted right by one;
+    (B, T) like ``targets`` (padding stays padding: those steps are not scored)."""
+    return torch.cat([torch.full_like(targets[:, :1], BOS_ID), targets[:, :-1]], dim=1)
 
 
-def until_end(ids, end: int) -> list[int]:
-    """The ids before the first ``end`` (all of them if none)."""
+def until_end(ids) -> list[int]:
+    """The ids before the first EOS or padding (all of them if neither)."""
     out = []
     for i in map(int, ids):
-        if i == end or i == IGNORE:
+        if i in (EOS_ID, PAD_ID):
             break
         out.append(i)
     return out

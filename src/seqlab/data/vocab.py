@@ -35,6 +35,7 @@ from ..files import atomic_write_text
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
+PAD_ID, BOS_ID, EOS_ID, UNK_ID = range(4)  # every TokenVocab's ids of SPECIALS
 FORMAT = "seqlab.TokenVocab/1"
 _SHOW_UNKNOWN = 10  # how many unknown tokens an error message lists
 
@@ -51,7 +52,7 @@ class TokenVocab:
     ``tokens`` lists every token by id, specials included; ``len(vocab)`` is ``V``.
     """
 
-    pad, bos, eos, unk = range(4)
+    pad, bos, eos, unk = PAD_ID, BOS_ID, EOS_ID, UNK_ID
 
     def __init__(self, tokens: list[str]):
         tokens = list(tokens)

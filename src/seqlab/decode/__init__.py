@@ -1,6 +1,6 @@
 """Turning a model's scores into sequences: sampling (temperature, top-k), greedy, beam search."""
 
-from .sampling import generate, sample_next
+from .sampling import generate, sample_next, sample_stream
 from .search import Hypothesis, beam_search, greedy, repeat_state, select_state
 
 __all__ = [
@@ -10,5 +10,6 @@ __all__ = [
     "greedy",
     "repeat_state",
     "sample_next",
+    "sample_stream",
     "select_state",
 ]

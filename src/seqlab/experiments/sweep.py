@@ -17,6 +17,8 @@ from torch import nn
 
 from ..config import keys
 from ..errors import CheckpointError
+from ..files import atomic_write_text
+from ..report.summary import to_json
 from ..train import TrainConfig, Trainer, checkpoint
 from ..train.trainer import CHECKPOINT
 from .rundir import Run
@@ -58,14 +60,13 @@ def fit(
         return json.loads(done.read_text(encoding="utf-8"))
 
     def bar_only(kind, info):
-        if on_event is not None and kind in ("start", "train"):
+        if on_event is not None and kind in ("start", "train", "restart"):
             on_event(kind, {**info, "announce": False} if kind == "start" else info)
 
-    resume = run.resume and (folder / CHECKPOINT).exists()
     trainer = Trainer(
         model, task, cfg, run.ctx, folder, {"training": name, **fingerprint}, bar_only
     )
-    result = trainer.fit(resume=resume)
+    result = trainer.fit(resume=run.resume)  # one cut before its first checkpoint starts over
     record = {
         "name": name,
         "steps": result.step,
@@ -77,7 +78,5 @@ def fit(
         "best_step": result.best_step,
     }
     if run.ctx.main:
-        checkpoint.atomic_write_bytes(
-            done, lambda f: f.write((json.dumps(record, indent=2) + "\n").encode())
-        )
+        atomic_write_text(done, to_json(record))
     return record

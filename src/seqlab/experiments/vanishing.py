@@ -13,7 +13,6 @@ multiplies the error by ``φ'(A) U`` with ``φ' = 1 - z² ≈ 0``: the error is 
 frames, including the two frames the task needs.
 """
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 
@@ -23,9 +22,9 @@ from ..analysis import record_gradient_flow
 from ..config import check
 from ..data import synthetic
 from ..models.tagger import SequenceTagger
+from ..report.summary import Headline
 from ..train import Context, TrainConfig
 from ..train.metrics import read_metrics
-from ..train.runtime import one_thread
 from ..viz import vanishing as plots
 from . import sweep
 from .registry import Experiment, register
@@ -100,11 +99,6 @@ class ProbedTask(TaggingTask):
         return metrics
 
 
-def run(cfg: VanishingConfig, run: Run, on_event=None) -> dict:
-    with one_thread():  # four units: a second thread only costs (see one_thread)
-        return _run(cfg, run, on_event)
-
-
 INITS = {"ones": "every active weight at init_weight (the lecture)", "random": "torch's random"}
 
 
@@ -143,9 +137,9 @@ def _train(cfg: VanishingConfig, run: Run, init: str, on_event) -> dict:
     }
 
 
-def _run(cfg: VanishingConfig, run: Run, on_event=None) -> dict:
+def run(cfg: VanishingConfig, run: Run, on_event=None):
     trainings = {init: _train(cfg, run, init, on_event) for init in INITS}
-    claims = []
+    claims, headline = [], []
     for init, t in trainings.items():
         r0, r1 = t["reach_initial"][cfg.lag], t["reach_final"][cfg.lag]
         learned = "learned" if t["final_nmse"] < 0.1 else "not learned"
@@ -154,15 +148,32 @@ def _run(cfg: VanishingConfig, run: Run, on_event=None) -> dict:
             f"back at the start, {r1:.1e} after {t['steps']} steps; validation MSE/variance "
             f"{t['initial_nmse']:.3f} -> {t['final_nmse']:.3f} ({learned})"
         )
-    summary = {"trainings": trainings, "claims": claims}
-    if not run.ctx.main:
-        return summary
-    fig = plots.gradient_history({init: t["history"] for init, t in trainings.items()}, cfg.lag)
-    fig.savefig(run.figures / "gradients.png", dpi=120)
-    run.write_text("summary.json", json.dumps(summary, indent=2) + "\n")
-    run.write_text("report.md", report(cfg, run, summary))
-    summary["lines"] = claims
-    return summary
+        headline.append(
+            Headline(
+                f"{init} init: share of the last frame's gradient {cfg.lag} frames back",
+                float(f"{r0:.3g}"),
+                "",
+                f"{r1:.3g} after {t['steps']} steps"
+                + (" (the lecture: it vanishes)" if init == "ones" else ""),
+            )
+        )
+        headline.append(
+            Headline(
+                f"{init} init: validation MSE / variance after training",
+                round(t["final_nmse"], 4),
+                "",
+                f"{t['initial_nmse']:.3f} at the start; < 0.1 counts as learned",
+            )
+        )
+    details = {"trainings": trainings, "claims": claims}
+    if run.ctx.main:
+        run.save_figure(
+            plots.gradient_history({i: t["history"] for i, t in trainings.items()}, cfg.lag),
+            "gradients.png",
+            "Per-frame gradient norms of the last frame's error, during training, for each "
+            "initialisation.",
+        )
+    return run.finish(headline, details, report(cfg, run, details), lines=claims)
 
 
 def report(cfg: VanishingConfig, run: Run, s: dict) -> str:
@@ -213,6 +224,7 @@ register(
         summary="the lecture's vanishing-gradient demo: y_t = x_(t-2), tanh, weights at 1, lr 0.1",
         presets=PRESETS,
         run=run,
+        one_thread=True,
         preset_notes={"quick": "100 steps, seconds", "default": "1,000 steps, under a minute"},
     )
 )

@@ -1,6 +1,38 @@
-"""Models built from the engine: embeddings, recurrent stacks, attention and read-outs."""
+"""Models built from the engine: embeddings, recurrent stacks, attention and read-outs, the one
+factory for recurrent layers, and the protocols a model family plugs into."""
 
-from .charlm import CharLM
-from .seq2seq import Seq2Seq
+from .charlm import CharLM, CharLMConfig
+from .layers import BACKENDS, CELLS, recurrent_cell, recurrent_layer
+from .protocols import (
+    TRANSLATION_MODELS,
+    StepModel,
+    TranslationModel,
+    TranslationVariant,
+    register_translation_model,
+    translation_variant,
+)
+from .seq2seq import Seq2Seq, Seq2SeqConfig
+from .tagger import SequenceTagger
+from .topologies import ClassToSequence, Decoder, EncoderDecoder, SequenceClassifier
 
-__all__ = ["CharLM", "Seq2Seq"]
+__all__ = [
+    "BACKENDS",
+    "CELLS",
+    "TRANSLATION_MODELS",
+    "CharLM",
+    "CharLMConfig",
+    "ClassToSequence",
+    "Decoder",
+    "EncoderDecoder",
+    "Seq2Seq",
+    "Seq2SeqConfig",
+    "SequenceClassifier",
+    "SequenceTagger",
+    "StepModel",
+    "TranslationModel",
+    "TranslationVariant",
+    "recurrent_cell",
+    "recurrent_layer",
+    "register_translation_model",
+    "translation_variant",
+]

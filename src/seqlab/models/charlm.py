@@ -1,36 +1,74 @@
 """A character-level language model: embedding -> stacked recurrent network -> vocabulary logits.
 
-    e_t = E[x_t]                          (B, T, E)   embedding of the character ids
-    h_t = RNN(e_t, h_{t-1})               (B, T, H)   L stacked LSTM / GRU / RNN layers
+    e_t = E[x_t]                              (B, T, E)   embedding of the character ids
+    h_t = RNN(e_t, h_{t-1})                   (B, T, H)   L stacked LSTM / GRU / RNN layers
     p(x_{t+1} | x_<=t) = softmax(V h_t + b)   (B, T, V)
 
 Trained with next-character cross-entropy; the recurrent state is returned so truncated BPTT
-can carry it from one chunk of text to the next, and so sampling can feed one character at a
-time.
+can carry it from one chunk of text to the next, and :meth:`CharLM.step` feeds one character
+at a time to :mod:`seqlab.decode` (sampling, greedy, beam search).
 """
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from .. import recurrent
-from ..errors import InputError
+from ..config import check
+from .layers import BACKENDS, CELLS, batch_major, layer_major, recurrent_layer
 
-CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
-BACKENDS = ("seqlab", "auto", "torch.nn")
+
+@dataclass(frozen=True)
+class CharLMConfig:
+    """The sizes of a :class:`CharLM` (the ``model`` section of ``seqlab run charlm``)."""
+
+    cell: str = "lstm"
+    backend: str = "seqlab"
+    embedding_size: int = 64
+    hidden_size: int = 512
+    num_layers: int = 1
+    dropout: float = 0.0
+    layer_norm: bool = False
+
+    def __post_init__(self):
+        check(self.cell in CELLS, "model.cell", self.cell, f"one of {', '.join(CELLS)}")
+        check(self.backend in BACKENDS, "model.backend", self.backend, f"one of {BACKENDS}")
+        for name in ("embedding_size", "hidden_size", "num_layers"):
+            check(getattr(self, name) >= 1, f"model.{name}", getattr(self, name), "an integer >= 1")
+        check(0 <= self.dropout < 1, "model.dropout", self.dropout, "in [0, 1)")
+        check(
+            not self.layer_norm or (self.cell != "rnn" and self.backend != "torch.nn"),
+            "model.layer_norm",
+            self.layer_norm,
+            "False with cell=rnn or backend=torch.nn (layer norm needs seqlab's LSTM or GRU)",
+        )
 
 
 class CharLM(nn.Module):
-    """Args:
-    vocab_size: ``V``, the number of distinct characters.
-    embedding_size: ``E``.
-    hidden_size: ``H`` of every recurrent layer.
-    num_layers: ``L``.
-    cell: ``"lstm"``, ``"gru"`` or ``"rnn"`` (tanh).
-    dropout: between recurrent layers and before the read-out.
-    backend: ``"seqlab"`` (the hand-derived BPTT engine), ``"auto"`` (seqlab's module, which
-        runs torch's fused kernel where the configuration is one torch has) or ``"torch.nn"``
-        (the :mod:`torch.nn` module itself; same parameter names, so checkpoints move across).
-    layer_norm: the layer-normalised LSTM/GRU (seqlab backends only).
+    """A character-level language model.
+
+    Args:
+        vocab_size: ``V``, the number of distinct characters.
+        embedding_size: ``E``.
+        hidden_size: ``H`` of every recurrent layer.
+        num_layers: ``L``.
+        cell: ``"lstm"``, ``"gru"`` or ``"rnn"`` (tanh).
+        dropout: between recurrent layers and before the read-out.
+        backend: ``"seqlab"`` (the hand-derived BPTT engine), ``"auto"`` (seqlab's module, which
+            runs torch's fused kernel where the configuration is one torch has), ``"torch"``
+            (seqlab's module, always torch's kernel) or ``"torch.nn"`` (the :mod:`torch.nn`
+            module itself; same parameter names, so checkpoints move across).
+        layer_norm: the layer-normalised LSTM/GRU (seqlab backends only).
+
+    Inputs: ``ids`` (B, T) int64, ``state`` (optional) as the recurrent module returns it.
+    Outputs: logits (B, T, V) and the final state (``h_n`` (L, B, H), or ``(h_n, c_n)``).
+
+    Example::
+
+        >>> model = CharLM(vocab_size=80, hidden_size=128, cell="gru")
+        >>> logits, state = model(torch.randint(80, (4, 32)))
+        >>> logits.shape
+        torch.Size([4, 32, 80])
     """
 
     def __init__(
@@ -45,33 +83,42 @@ class CharLM(nn.Module):
         layer_norm: bool = False,
     ):
         super().__init__()
-        if cell not in CELLS:
-            raise InputError(f"cell={cell!r}: expected one of {sorted(CELLS)}")
-        if backend not in BACKENDS:
-            raise InputError(f"backend={backend!r}: expected one of {BACKENDS}")
-        if layer_norm and (backend == "torch.nn" or cell == "rnn"):
-            raise InputError(
-                "layer_norm=True needs cell='lstm' or 'gru' and a seqlab backend "
-                "('seqlab' or 'auto'); torch.nn has no layer-normalised RNN"
-            )
         self.cell = cell
         self.embedding = nn.Embedding(vocab_size, embedding_size)
-        args = (embedding_size, hidden_size, num_layers)
-        kwargs = {"batch_first": True, "dropout": dropout if num_layers > 1 else 0.0}
-        if backend == "torch.nn":
-            self.rnn = getattr(nn, CELLS[cell])(*args, **kwargs)
-        else:
-            if layer_norm:
-                kwargs["layer_norm"] = True
-            self.rnn = getattr(recurrent, CELLS[cell])(*args, backend=backend, **kwargs)
+        self.rnn = recurrent_layer(
+            cell,
+            embedding_size,
+            hidden_size,
+            num_layers,
+            backend=backend,
+            dropout=dropout,
+            layer_norm=layer_norm,
+        )
         self.dropout = nn.Dropout(dropout)
         self.readout = nn.Linear(hidden_size, vocab_size)
 
+    @classmethod
+    def from_config(cls, cfg: CharLMConfig, vocab_size: int) -> "CharLM":
+        return cls(
+            vocab_size,
+            cfg.embedding_size,
+            cfg.hidden_size,
+            cfg.num_layers,
+            cfg.cell,
+            cfg.dropout,
+            cfg.backend,
+            cfg.layer_norm,
+        )
+
     def forward(self, ids: Tensor, state=None) -> tuple[Tensor, object]:
-        """ids (B, T) int64 -> logits (B, T, V) and the final state (as the recurrent module's:
-        ``h_n`` (L, B, H), or ``(h_n, c_n)`` for the LSTM)."""
         out, state = self.rnn(self.embedding(ids), state)  # (B, T, H)
-        return self.readout(self.dropout(out)), state
+        return self.readout(self.dropout(out)), state  # (B, T, V)
+
+    def step(self, tokens: Tensor, state=None) -> tuple[Tensor, object, None]:
+        """The decoding step protocol (:mod:`seqlab.models.protocols`): tokens (N,) -> logits
+        (N, V), the state batch-first ((N, L, H), or a pair for the LSTM), no attention."""
+        logits, state = self(tokens[:, None], layer_major(state))  # (N, 1, V)
+        return logits[:, 0], batch_major(state), None
 
 
 @torch.no_grad()

@@ -19,27 +19,81 @@ The read-out sees ``s_i``, ``c_i`` and ``y_{i-1}`` as in both papers; a tanh lay
 for Bahdanau's maxout. Padding (id 0) never receives attention: the source mask zeroes it.
 """
 
+from dataclasses import dataclass
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 
 from ..attention import AdditiveAttention, DotAttention, GeneralAttention, lengths_to_mask
+from ..config import check
+from ..data.vocab import PAD_ID
 from ..errors import InputError
-from ..recurrent import GRUCell, LSTMCell
-from .tagger import recurrent_layer
+from .layers import BACKENDS, recurrent_cell, recurrent_layer
+from .protocols import TranslationVariant, register_translation_model
 
 ATTENTIONS = ("additive", "general", "dot", "none")
 CELLS = ("gru", "lstm")
-PAD = 0
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig:
+    """The sizes of a :class:`Seq2Seq` (the ``rnn`` section of a translation experiment);
+    the attention kind comes from the variant (``models=additive,none``)."""
+
+    embedding_size: int = 64
+    hidden_size: int = 64  # of each encoder direction
+    decoder_size: int = 0  # 0: 2 × hidden_size
+    attention_size: int = 64
+    readout_size: int = 128
+    cell: str = "gru"
+    dropout: float = 0.0
+    backend: str = "auto"  # the engine's: auto | seqlab | torch | torch.nn
+
+    def __post_init__(self):
+        for name in ("embedding_size", "hidden_size", "attention_size", "readout_size"):
+            value = getattr(self, name)
+            check(value >= 1, f"rnn.{name}", value, "an integer >= 1")
+        check(self.decoder_size >= 0, "rnn.decoder_size", self.decoder_size, ">= 0 (0 = 2H)")
+        check(self.cell in CELLS, "rnn.cell", self.cell, f"one of {', '.join(CELLS)}")
+        check(0 <= self.dropout < 1, "rnn.dropout", self.dropout, "in [0, 1)")
+        check(self.backend in BACKENDS, "rnn.backend", self.backend, f"one of {BACKENDS}")
 
 
 class Seq2Seq(nn.Module):
-    """Args:
-    source_vocab, target_vocab: vocabulary sizes ``V_src``, ``V_tgt`` (id 0 is padding).
-    embedding_size ``E``; hidden_size ``H`` of each encoder direction; decoder_size ``H_dec``
-    (default 2H); attention_size ``A`` (additive only); readout_size of the tanh read-out layer.
-    attention: ``"additive"`` (Bahdanau), ``"general"``/``"dot"`` (Luong's scores with
-    Bahdanau's wiring: the query is ``s_{i-1}``) or ``"none"`` (the fixed-context baseline).
-    cell: ``"gru"`` or ``"lstm"`` for both encoder and decoder. backend: the engine's.
+    """Encoder-decoder with additive / Luong attention or a fixed context (module docstring for
+    the equations); implements the translation model protocol (:mod:`.protocols`).
+
+    Args:
+        source_vocab, target_vocab: vocabulary sizes ``V_src``, ``V_tgt`` (id 0 is padding,
+            1 BOS, 2 EOS: :mod:`seqlab.data.vocab`).
+        embedding_size: ``E``. hidden_size: ``H`` of each encoder direction.
+        decoder_size: ``H_dec`` (default 2H). attention_size: ``A`` (additive only).
+        readout_size: of the tanh read-out layer.
+        attention: ``"additive"`` (Bahdanau), ``"general"``/``"dot"`` (Luong's scores with
+            Bahdanau's wiring: the query is ``s_{i-1}``) or ``"none"`` (the fixed-context
+            baseline, same sizes).
+        cell: ``"gru"`` or ``"lstm"`` for both encoder and decoder.
+        dropout: on embeddings and before the read-out. backend: the engine's (``"auto"``,
+            ``"seqlab"``, ``"torch"``) or ``"torch.nn"``.
+
+    Shapes: ``B`` batch, ``S`` source length, ``T`` target length.
+
+    - ``encode(source (B, S), lengths (B,))`` -> the decoder's first state (a dict of tensors
+      with leading dim B).
+    - ``step(tokens (N,), state)`` -> logits (N, V_tgt), the next state, α (N, S) or None.
+    - ``forward(source (B, S), lengths (B,), previous (B, T))`` -> logits (B, T, V_tgt) and the
+      alignment α (B, T, S) (None without attention); ``previous`` is BOS then the target
+      shifted right (teacher forcing).
+
+    Example::
+
+        >>> model = Seq2Seq(source_vocab=40, target_vocab=15, attention="additive")
+        >>> source, lengths = torch.randint(4, 40, (2, 9)), torch.tensor([9, 6])
+        >>> logits, alignment = model(source, lengths, torch.randint(1, 15, (2, 5)))
+        >>> logits.shape, alignment.shape
+        (torch.Size([2, 5, 15]), torch.Size([2, 5, 9]))
+        >>> hyps = seqlab.decode.greedy(model.step, model.encode(source, lengths), 2, 1, 2, 20)
     """
 
     def __init__(
@@ -70,8 +124,8 @@ class Seq2Seq(nn.Module):
         self.attention_kind, self.cell_kind = attention, cell
         self.target_vocab = target_vocab
         key_size = 2 * hidden_size
-        self.source_embed = nn.Embedding(source_vocab, embedding_size, padding_idx=PAD)
-        self.target_embed = nn.Embedding(target_vocab, embedding_size, padding_idx=PAD)
+        self.source_embed = nn.Embedding(source_vocab, embedding_size, padding_idx=PAD_ID)
+        self.target_embed = nn.Embedding(target_vocab, embedding_size, padding_idx=PAD_ID)
         self.encoder = recurrent_layer(
             cell, embedding_size, hidden_size, backend=backend, bidirectional=True
         )
@@ -84,13 +138,30 @@ class Seq2Seq(nn.Module):
             self.attention = DotAttention()
         else:
             self.attention = None
-        cell_type = GRUCell if cell == "gru" else LSTMCell
-        self.decoder = cell_type(embedding_size + key_size, decoder_size, backend=backend)
+        self.decoder = recurrent_cell(
+            cell, embedding_size + key_size, decoder_size, backend=backend
+        )
         self.dropout = nn.Dropout(dropout)
         self.readout = nn.Sequential(
             nn.Linear(decoder_size + key_size + embedding_size, readout_size),  # W_o
             nn.Tanh(),
             nn.Linear(readout_size, target_vocab),  # V_o
+        )
+
+    @classmethod
+    def from_config(cls, cfg: Seq2SeqConfig, attention: str, source_vocab: int, target_vocab: int):
+        return cls(
+            source_vocab,
+            target_vocab,
+            embedding_size=cfg.embedding_size,
+            hidden_size=cfg.hidden_size,
+            decoder_size=cfg.decoder_size or None,
+            attention_size=cfg.attention_size,
+            readout_size=cfg.readout_size,
+            attention=attention,
+            cell=cfg.cell,
+            dropout=cfg.dropout,
+            backend=cfg.backend,
         )
 
     # -- encoder --------------------------------------------------------------------------
@@ -165,3 +236,49 @@ class Seq2Seq(nn.Module):
         if self.attention is None:
             return logits, None
         return logits, torch.stack(alignment, dim=1)  # (B, T, S)
+
+
+def describe(cfg: Seq2SeqConfig, attention: str) -> str:
+    """A sentence for reports: the sizes as configured."""
+    c = cfg.cell.upper()
+    dec = cfg.decoder_size or 2 * cfg.hidden_size
+    context = {
+        "additive": f"additive attention {cfg.attention_size}",
+        "general": "general (bilinear) attention",
+        "dot": "dot-product attention",
+        "none": "a fixed context [→h_L ; ←h_1]",
+    }[attention]
+    return (
+        f"bidirectional {c} encoder {cfg.hidden_size}+{cfg.hidden_size}, {c} decoder {dec} with "
+        f"{context}, embeddings {cfg.embedding_size}, tanh read-out {cfg.readout_size}"
+        + (f", dropout {cfg.dropout:g}" if cfg.dropout else "")
+        + f" (backend {cfg.backend})"
+    )
+
+
+LABELS = {
+    "additive": "attention (additive)",
+    "general": "attention (general)",
+    "dot": "attention (dot)",
+    "none": "fixed context",
+}
+
+
+def _builder(attention: str):
+    def build(cfg: Seq2SeqConfig, source_vocab: int, target_vocab: int) -> Seq2Seq:
+        return Seq2Seq.from_config(cfg, attention, source_vocab, target_vocab)
+
+    return build
+
+
+for _kind, _label in LABELS.items():
+    register_translation_model(
+        TranslationVariant(
+            name=_kind,
+            label=_label,
+            section="rnn",
+            build=_builder(_kind),
+            describe=partial(describe, attention=_kind),
+            attends=_kind != "none",
+        )
+    )

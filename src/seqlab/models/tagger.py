@@ -9,36 +9,29 @@ lecture's network ``z_t = σ(W x_t + U z_{t-1} + b_x)``, ``o_t = σ(V z_t + b_y)
 
 from torch import Tensor, nn
 
-from .. import recurrent
-from ..errors import InputError
-
-CELLS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
-
-
-def recurrent_layer(
-    cell: str,
-    input_size: int,
-    hidden_size: int,
-    num_layers: int = 1,
-    nonlinearity: str = "tanh",
-    backend: str = "seqlab",
-    **kwargs,
-) -> nn.Module:
-    """A batch-first seqlab RNN/LSTM/GRU; ``nonlinearity`` applies to ``cell="rnn"`` only."""
-    if cell not in CELLS:
-        raise InputError(f"cell={cell!r}: expected one of {sorted(CELLS)}")
-    if cell == "rnn":
-        kwargs["nonlinearity"] = nonlinearity
-    cls = getattr(recurrent, CELLS[cell])
-    return cls(input_size, hidden_size, num_layers, batch_first=True, backend=backend, **kwargs)
+from .layers import recurrent_layer
 
 
 class SequenceTagger(nn.Module):
-    """Args:
-    cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
-    input_size: ``I``; hidden_size: ``H``; output_size: ``O``.
-    nonlinearity: the vanilla RNN's φ (tanh, sigmoid, relu, linear).
-    backend: ``"seqlab"`` (hand-derived BPTT; records gradient flow) or ``"auto"``.
+    """A recurrent layer and a linear read-out at every frame.
+
+    Args:
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        input_size: ``I``; hidden_size: ``H``; output_size: ``O``.
+        nonlinearity: the vanilla RNN's φ (tanh, sigmoid, relu, linear).
+        backend: ``"seqlab"`` (hand-derived BPTT; records gradient flow), ``"auto"``, ``"torch"``
+            or ``"torch.nn"`` (see :mod:`seqlab.models.layers`).
+        num_layers: ``L`` stacked layers.
+
+    Inputs: ``x`` (B, T, I) float, ``state`` (optional) as the recurrent module takes it.
+    Outputs: ``o`` (B, T, O) and the final state.
+
+    Example::
+
+        >>> tagger = SequenceTagger("lstm", input_size=1, hidden_size=10, output_size=1)
+        >>> out, state = tagger(torch.randn(8, 50, 1))
+        >>> out.shape
+        torch.Size([8, 50, 1])
     """
 
     def __init__(
@@ -53,10 +46,11 @@ class SequenceTagger(nn.Module):
     ):
         super().__init__()
         self.cell = cell
-        self.rnn = recurrent_layer(cell, input_size, hidden_size, num_layers, nonlinearity, backend)
+        self.rnn = recurrent_layer(
+            cell, input_size, hidden_size, num_layers, backend=backend, nonlinearity=nonlinearity
+        )
         self.readout = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: Tensor, state=None) -> tuple[Tensor, object]:
-        """x (B, T, I) -> outputs (B, T, O) and the final state."""
         z, state = self.rnn(x, state)  # (B, T, H)
-        return self.readout(z), state
+        return self.readout(z), state  # (B, T, O)

@@ -4,6 +4,9 @@ import json
 import math
 from pathlib import Path
 
+from ..files import atomic_write_text
+from ..files import read_json_lines as read_metrics
+
 
 class MetricsLog:
     def __init__(self, path: Path | None):
@@ -15,14 +18,15 @@ class MetricsLog:
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(_finite(row)) + "\n")
 
-    def truncate_after(self, step: int) -> None:
-        """Drop rows written after ``step`` (a resumed run redoes them from its checkpoint)."""
+    def truncate_after(self, step: int) -> int:
+        """Drop rows written after ``step`` (a resumed run redoes them from its checkpoint);
+        how many were dropped."""
         if self.path is None or not self.path.exists():
-            return
-        keep = [r for r in read_metrics(self.path) if r.get("step", 0) <= step]
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
-        tmp.replace(self.path)
+            return 0
+        rows = read_metrics(self.path)
+        keep = [r for r in rows if r.get("step", 0) <= step]
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))
+        return len(rows) - len(keep)
 
 
 def _finite(row: dict) -> dict:
@@ -30,14 +34,3 @@ def _finite(row: dict) -> dict:
     return {
         k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
     }
-
-
-def read_metrics(path: Path) -> list[dict]:
-    """The rows of a metrics file; a line cut short by a kill is skipped."""
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows

@@ -13,6 +13,7 @@ of a time-limited run), each rank's carried state and random-number generators.
 
 import contextlib
 import logging
+import math
 import signal
 import threading
 import time
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..config import check
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DivergedError
 from . import checkpoint, distributed
 from .distributed import Context
 from .metrics import MetricsLog
@@ -44,7 +45,9 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 class TrainConfig:
     """How to train, whatever the model. A run stops at ``max_steps`` or after ``time_budget``
     seconds (0 = no limit; at least one must be set) or when validation loss has not improved
-    for ``patience`` evaluations (0 = never stop early)."""
+    for ``patience`` evaluations (0 = never stop early). It stops as *diverged* (a
+    :class:`~seqlab.errors.DivergedError`) when a loss is not finite, or when a logged training
+    loss exceeds ``divergence_factor`` times the first step's (0 = only on a non-finite loss)."""
 
     optimizer: str = "adam"  # adam | adamw | sgd
     lr: float = 2e-3
@@ -62,8 +65,15 @@ class TrainConfig:
     patience: int = 0
     checkpoint_every: int = 200
     log_every: int = 10
+    divergence_factor: float = 10.0
 
     def __post_init__(self):
+        for name in ("lr", "momentum", "beta1", "beta2", "weight_decay", "clip_norm"):
+            value = getattr(self, name)
+            check(math.isfinite(value), f"train.{name}", value, "a finite number")
+        for name in ("time_budget", "divergence_factor", "min_lr_ratio"):
+            value = getattr(self, name)
+            check(math.isfinite(value), f"train.{name}", value, "a finite number")
         check(
             self.optimizer in OPTIMIZERS,
             "train.optimizer",
@@ -93,6 +103,12 @@ class TrainConfig:
         )
         for name in ("eval_every", "checkpoint_every", "log_every"):
             check(getattr(self, name) >= 1, f"train.{name}", getattr(self, name), "an integer >= 1")
+        check(
+            self.divergence_factor == 0 or self.divergence_factor > 1,
+            "train.divergence_factor",
+            self.divergence_factor,
+            "0 (off) or a number > 1",
+        )
 
 
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -174,7 +190,12 @@ class Trainer:
         self.step, self.elapsed, self.carry = 0, 0.0, None
         self.best_valid, self.best_step, self.evals_since_best = float("inf"), 0, 0
         self.last_valid: dict = {}
+        self.valid_step = -1  # the step last validated
         self.train_loss = float("nan")
+        self.first_loss = float("nan")  # the first step's loss (the divergence test's base)
+        # the logging window in progress: summed loss, steps, items (kept by checkpoints, so a
+        # resumed run logs the same mean as an uninterrupted one)
+        self.window = [0.0, 0, 0]
         self._interrupted = False
 
     # ------------------------------------------------------------------ events and schedule
@@ -220,6 +241,9 @@ class Trainer:
             "schedule": {"kind": self.cfg.schedule, "progress": self.progress(), "lr": self.lr()},
             "best": [self.best_valid, self.best_step, self.evals_since_best],
             "last_valid": self.last_valid,
+            "valid_step": self.valid_step,
+            "train_loss": [self.train_loss, self.first_loss],
+            "window": self.window,
             "ranks": ranks,
         }
 
@@ -234,6 +258,12 @@ class Trainer:
         if state.get("fingerprint") != self.fingerprint:
             theirs, ours = state.get("fingerprint") or {}, self.fingerprint
             differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            if "data" in differ:
+                raise CheckpointError(
+                    f"the training data changed since {path} was written (its fingerprint "
+                    f"{theirs.get('data')!r} is now {ours.get('data')!r}); resume with the data "
+                    "the run started with, or start a new run"
+                )
             raise CheckpointError(
                 f"{path} was written by a different configuration (differs in {differ}); "
                 "resume with the configuration the run was started with"
@@ -251,6 +281,9 @@ class Trainer:
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.best_valid, self.best_step, self.evals_since_best = state["best"]
         self.last_valid = state["last_valid"]
+        self.valid_step = state.get("valid_step", -1)
+        self.train_loss, self.first_loss = state.get("train_loss", [math.nan, math.nan])
+        self.window = list(state.get("window", [0.0, 0, 0]))
         mine = state["ranks"][self.ctx.rank]
         self.carry = to_device(mine["carry"], self.ctx.device)
         set_rng_state(mine["rng"], self.ctx.device)
@@ -272,7 +305,9 @@ class Trainer:
 
     def _validate(self) -> None:
         metrics = self.evaluate()
-        self.last_valid = metrics
+        if not math.isfinite(metrics["loss"]):
+            raise self._diverged("the validation loss", metrics["loss"])
+        self.last_valid, self.valid_step = metrics, self.step
         improved = metrics["loss"] < self.best_valid
         if improved:
             self.best_valid, self.best_step, self.evals_since_best = metrics["loss"], self.step, 0
@@ -311,8 +346,8 @@ class Trainer:
             resumed=resume,
         )
         with self._interrupts_between_steps():
-            reason, evaluated_at = self._loop()
-        if evaluated_at != self.step:
+            reason = self._loop()
+        if self.valid_step != self.step:
             self._validate()
         self.save_checkpoint()
         result = TrainResult(
@@ -334,10 +369,10 @@ class Trainer:
             str(self.run_dir / CHECKPOINT) if self.run_dir else None, self.ctx
         )
         if not Path(path).exists():
-            raise CheckpointError(
-                f"{Path(path).parent} has no checkpoint yet: the run stopped before its first "
-                f"one (every {self.cfg.checkpoint_every} steps); start it again"
-            )
+            # Stopped before its first checkpoint: nothing to continue, so start it over here.
+            if self.metrics.truncate_after(0):
+                self._emit("restart", checkpoint_every=self.cfg.checkpoint_every)
+            return
         self.load_checkpoint(Path(path))
 
     @contextlib.contextmanager
@@ -361,12 +396,20 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, previous)
 
-    def _loop(self) -> tuple[str, int]:
-        """Steps until a stop condition; returns it and the step last validated (-1: none)."""
+    def _diverged(self, what: str, value: float) -> DivergedError:
+        first = f" (the first step's was {self.first_loss:.4g})"
+        return DivergedError(
+            f"training diverged at step {self.step:,}: {what} is {value:.4g}"
+            f"{first if math.isfinite(self.first_loss) else ''}, the sign of exploding "
+            f"gradients; lower train.lr (now {self.cfg.lr:g}), clip gradients harder "
+            f"(train.clip_norm, now {self.cfg.clip_norm:g}) or warm up longer "
+            f"(train.warmup_steps, now {self.cfg.warmup_steps})"
+        )
+
+    def _loop(self) -> str:
+        """Steps until a stop condition; returns it."""
         cfg = self.cfg
-        window_loss, window_items, window_steps = 0.0, 0, 0
         window_start = clock = time.perf_counter()
-        evaluated_at = -1
         while not (reason := self._done()):
             if self._interrupted:
                 self._interrupted = False
@@ -385,11 +428,19 @@ class Trainer:
                 else float("nan")
             )
             self.optimizer.step()
+            value = float(loss.detach())  # after the step: a GPU runs it without waiting
+            if not math.isfinite(self.first_loss):  # the untrained model's loss, over ranks
+                first = torch.tensor([value], dtype=torch.float64)
+                self.first_loss = float(distributed.all_reduce(first, self.ctx)) / self.ctx.world
+            if not math.isfinite(value) and not self.ctx.distributed:
+                # The weights it poisoned are never checkpointed. (Under DDP the ranks stop
+                # together at the next log, on the mean over ranks.)
+                raise self._diverged("the training loss", value)
             self.carry = detach(carry)
             self.step += 1
-            window_loss += float(loss.detach())
-            window_items += items * self.ctx.world
-            window_steps += 1
+            self.window[0] += value
+            self.window[1] += 1
+            self.window[2] += items * self.ctx.world
             now = time.perf_counter()
             self.elapsed += now - clock
             clock = now
@@ -403,41 +454,49 @@ class Trainer:
                     )
                 )
             if self.step % cfg.log_every == 0 or self._done():
-                mean = torch.tensor([window_loss / window_steps], dtype=torch.float64)
-                self.train_loss = float(distributed.all_reduce(mean, self.ctx)) / self.ctx.world
-                rate = window_items / max(now - window_start, 1e-9)
-                self.metrics.append(
-                    {
-                        "step": self.step,
-                        "split": "train",
-                        "loss": self.train_loss,
-                        "lr": lr,
-                        "grad_norm": grad_norm,
-                        f"{self.task.items}_per_s": round(rate, 1),
-                        "elapsed": round(self.elapsed, 2),
-                    }
-                )
-                self._emit(
-                    "train",
-                    step=self.step,
-                    loss=self.train_loss,
-                    lr=lr,
-                    rate=rate,
-                    elapsed=self.elapsed,
-                    eta=self._eta(rate, items),
-                )
-                window_loss, window_items, window_steps = 0.0, 0, 0
+                self._log(lr, grad_norm, self.window[2] / max(now - window_start, 1e-9), items)
                 window_start = now
             if self.step % cfg.eval_every == 0:
                 self._validate()
-                evaluated_at = self.step
             if self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
             if self.step % cfg.eval_every == 0 or self.step % cfg.checkpoint_every == 0:
                 # Both count against the time budget (wall time) but not against the
                 # throughput of the next logging window.
                 window_start = time.perf_counter()
-        return reason, evaluated_at
+        return reason
+
+    def _log(self, lr: float, grad_norm: float, rate: float, items: int) -> None:
+        """Log the window's mean training loss (over ranks); stop if it diverged."""
+        total, steps, _ = self.window
+        mean = torch.tensor([total / steps], dtype=torch.float64)
+        self.train_loss = float(distributed.all_reduce(mean, self.ctx)) / self.ctx.world
+        self.window = [0.0, 0, 0]
+        factor = self.cfg.divergence_factor
+        if not math.isfinite(self.train_loss) or (
+            factor and self.train_loss > factor * self.first_loss
+        ):
+            raise self._diverged("the training loss", self.train_loss)
+        self.metrics.append(
+            {
+                "step": self.step,
+                "split": "train",
+                "loss": self.train_loss,
+                "lr": lr,
+                "grad_norm": grad_norm,
+                f"{self.task.items}_per_s": round(rate, 1),
+                "elapsed": round(self.elapsed, 2),
+            }
+        )
+        self._emit(
+            "train",
+            step=self.step,
+            loss=self.train_loss,
+            lr=lr,
+            rate=rate,
+            elapsed=self.elapsed,
+            eta=self._eta(rate, items),
+        )
 
     def _eta(self, rate: float, items_per_step: int) -> float:
         """Seconds left by the step limit or the time budget, whichever comes first."""

@@ -7,14 +7,14 @@ from matplotlib.figure import Figure
 PAIR_COLORS = {(0, 0): "C7", (0, 1): "C0", (1, 0): "C2", (1, 1): "C3"}
 
 
-@torch.no_grad()
-def trajectory(model, x, y, title: str, shown: int = 24) -> Figure:
-    """Left: the hidden state z_t = (z_1, z_2) at every frame of ``x`` (1, T, 1), coloured by
-    (x_{t-1}, x_t), with the read-out's boundary V z + b_y = 0 (o_t = 0.5). Right: the first
-    ``shown`` frames: inputs, target, output and both units."""
-    z, _ = model.rnn(x)  # (1, T, H)
-    o = torch.sigmoid(model.readout(z))[0, :, 0]  # (T,)
-    z, xs, ys = z[0], x[0, :, 0], y[0, :, 0]
+def trajectory(run: dict, x, y, title: str, shown: int = 24) -> Figure:
+    """A network's run over one sequence: ``run`` holds its hidden states ``z`` (T, H), outputs
+    ``o`` (T,) and read-out ``(V (H,), b_y)``; ``x``, ``y`` (1, T, 1) input and target.
+
+    Left: the hidden state z_t = (z_1, z_2) at every frame, coloured by (x_{t-1}, x_t), with
+    the read-out's boundary V z + b_y = 0 (o_t = 0.5). Right: the first ``shown`` frames:
+    inputs, target, output and both units."""
+    z, o, xs, ys = run["z"], run["o"], x[0, :, 0], y[0, :, 0]
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     grid = fig.add_gridspec(3, 2, width_ratios=[1, 1.5])
     ax = fig.add_subplot(grid[:, 0])
@@ -26,7 +26,7 @@ def trajectory(model, x, y, title: str, shown: int = 24) -> Figure:
             ax.scatter(z[t, 0], z[t, 1], s=22, color=PAIR_COLORS[pair], zorder=2)
         for pair, color in PAIR_COLORS.items():
             ax.scatter([], [], color=color, label=f"(x_t-1, x_t) = {pair}")
-        v, b = model.readout.weight[0], float(model.readout.bias[0])
+        v, b = run["readout"]
         line = torch.linspace(0, 1, 50)
         if z.shape[1] == 2 and abs(float(v[1])) > 1e-9:
             ax.plot(line, -(b + v[0] * line) / v[1], "k--", lw=1, label="o_t = 0.5 boundary")

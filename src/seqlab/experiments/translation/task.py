@@ -1,5 +1,6 @@
-"""What the translation experiments share: model settings, batches of token pairs, the
-Trainer's task, decoding a corpus with greedy or beam search, and scoring it.
+"""What the translation experiments share: the ``models=`` setting, batches of token pairs, the
+Trainer's task, and decoding a corpus with greedy or beam search. Every model is a
+:class:`~seqlab.models.protocols.TranslationModel` from the table of translation models.
 
 A pair is a source and a target as token-id lists (no BOS/EOS). A batch is padded with id 0::
 
@@ -15,38 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..config import check, parse_list
-from ..decode import Hypothesis, beam_search, greedy
-from ..models.seq2seq import ATTENTIONS, CELLS, Seq2Seq
-from ..train import Context
+from ...config import check, parse_list
+from ...decode import Hypothesis, beam_search, greedy
+from ...models.protocols import TRANSLATION_MODELS, TranslationModel, translation_variant
+from ...train import Context
 
 Pairs = tuple[list[list[int]], list[list[int]]]  # (sources, targets)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    embedding_size: int = 64
-    hidden_size: int = 64  # of each encoder direction
-    decoder_size: int = 0  # 0: 2 × hidden_size
-    attention_size: int = 64
-    readout_size: int = 128
-    cell: str = "gru"
-    dropout: float = 0.0
-    backend: str = "auto"  # the engine's: auto | seqlab | torch
-
-    def __post_init__(self):
-        for name in ("embedding_size", "hidden_size", "attention_size", "readout_size"):
-            value = getattr(self, name)
-            check(value >= 1, f"model.{name}", value, "an integer >= 1")
-        check(self.decoder_size >= 0, "model.decoder_size", self.decoder_size, ">= 0 (0 = 2H)")
-        check(self.cell in CELLS, "model.cell", self.cell, f"one of {', '.join(CELLS)}")
-        check(0 <= self.dropout < 1, "model.dropout", self.dropout, "in [0, 1)")
-        check(
-            self.backend in ("auto", "seqlab", "torch"),
-            "model.backend",
-            self.backend,
-            "auto, seqlab or torch",
-        )
 
 
 @dataclass(frozen=True)
@@ -71,33 +46,19 @@ class DecodeConfig:
         return math.ceil(self.max_length_ratio * source_length) + self.max_length_extra
 
 
-def model_kinds(value: str, field: str = "models") -> tuple[str, ...]:
-    """The ``models`` setting: which decoders to train, e.g. ``"additive,none"``."""
-    return parse_list(value, field, allowed=ATTENTIONS)
+def model_kinds(cfg, field: str = "models") -> tuple[str, ...]:
+    """The ``models`` setting of a translation configuration (``"additive,none"``): which
+    models to train, each checked against the table and the configuration's sections."""
+    kinds = parse_list(cfg.models, field, allowed=TRANSLATION_MODELS)
+    for kind in kinds:
+        translation_variant(kind, cfg)
+    return kinds
 
 
-LABELS = {
-    "additive": "attention (additive)",
-    "general": "attention (general)",
-    "dot": "attention (dot)",
-    "none": "fixed context",
-}
-
-
-def build_model(cfg: ModelConfig, attention: str, source_vocab: int, target_vocab: int):
-    return Seq2Seq(
-        source_vocab,
-        target_vocab,
-        embedding_size=cfg.embedding_size,
-        hidden_size=cfg.hidden_size,
-        decoder_size=cfg.decoder_size or None,
-        attention_size=cfg.attention_size,
-        readout_size=cfg.readout_size,
-        attention=attention,
-        cell=cfg.cell,
-        dropout=cfg.dropout,
-        backend=cfg.backend,
-    )
+def build_model(cfg, kind: str, source_vocab: int, target_vocab: int) -> TranslationModel:
+    """The ``kind`` model of the table, from its section of the configuration ``cfg``."""
+    variant = translation_variant(kind, cfg)
+    return variant.build(getattr(cfg, variant.section), source_vocab, target_vocab)
 
 
 def collate(sources: list[list[int]], targets: list[list[int]], bos: int, eos: int):
@@ -180,7 +141,12 @@ class TranslationTask:
 
 @torch.no_grad()
 def decode_corpus(
-    model: Seq2Seq, sources: list[list[int]], bos: int, eos: int, cfg: DecodeConfig, beam: int
+    model: TranslationModel,
+    sources: list[list[int]],
+    bos: int,
+    eos: int,
+    cfg: DecodeConfig,
+    beam: int,
 ) -> list[Hypothesis]:
     """Translate every source (token-id lists) with greedy search (``beam == 1``) or beam
     search; batches hold sources of similar length. Returns hypotheses in input order, each

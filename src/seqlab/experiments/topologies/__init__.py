@@ -26,22 +26,21 @@ from ``(seed, TEST)``; the share of test inputs that also occur in some training
 measured and reported (short sequences recur).
 """
 
-import json
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import torch
 
-from ..config import check
-from ..models.tagger import CELLS
-from ..train import TrainConfig
-from ..viz.topologies import unrolled_graphs
-from . import sweep
-from .registry import Experiment, register
-from .rundir import Run
-from .topology_problems import PROBLEMS
-from .topology_report import graph, report, result_lines
-from .topology_tasks import TopologyTask, test
+from ...config import check
+from ...models.layers import CELLS
+from ...report.summary import Headline
+from ...train import TrainConfig
+from ...viz.topologies import unrolled_graphs
+from .. import sweep
+from ..registry import Experiment, register
+from ..rundir import Run
+from .problems import PROBLEMS
+from .report import graph, report, result_lines
+from .tasks import TopologyTask, test
 
 
 def _positive(section: str, obj, *names: str) -> None:
@@ -203,7 +202,7 @@ def one_to_one_weight_hh_grad(problem, model, test_batch) -> float:
     return norm
 
 
-def run(cfg: TopologiesConfig, run: Run, on_event=None) -> dict:
+def run(cfg: TopologiesConfig, run: Run, on_event=None):
     ctx = run.ctx
     fingerprint = sweep.fingerprint("topologies", cfg)
     results, graphs = {}, []
@@ -241,21 +240,30 @@ def run(cfg: TopologiesConfig, run: Run, on_event=None) -> dict:
                 f"(chance {scores['chance']:.1%})"
             )
             on_event("stage", {"text": text})
-    summary = {
+    details = {
         "target_accuracy": cfg.target_accuracy,
         "results": results,
         "passed": sum(r["passed"] for r in results.values()),
         "train_seconds": round(sum(r["train_seconds"] for r in results.values()), 1),
     }
-    if not ctx.main:
-        return summary
-    fig = unrolled_graphs(graphs, rows=[3, 2])
-    fig.savefig(run.figures / "topologies.png", dpi=120)
-    plt.close(fig)
-    run.write_text("summary.json", json.dumps(summary, indent=2) + "\n")
-    run.write_text("report.md", report(cfg, run, summary))
-    summary["lines"] = result_lines(summary)
-    return summary
+    if ctx.main:
+        run.save_figure(
+            unrolled_graphs(graphs, rows=[3, 2]),
+            "topologies.png",
+            "Each topology's network unrolled over one test example, with its test accuracy "
+            "(an orange box is a wrong output).",
+        )
+    headline = [
+        Headline(
+            f"{r['topology']} ({r['task']})",
+            round(100 * r["accuracy"], 1),
+            "%",
+            f"exact match, target >= {cfg.target_accuracy:.0%}; chance {r['chance']:.1%}",
+            r["passed"],
+        )
+        for r in results.values()
+    ]
+    return run.finish(headline, details, report(cfg, run, details), lines=result_lines(details))
 
 
 PRESETS = {

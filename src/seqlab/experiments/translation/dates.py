@@ -9,31 +9,33 @@ each output digit read.
 """
 
 import datetime
-import json
 import random
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
-from ..config import check
-from ..data import dates
-from ..data.synthetic import TEST, VALID, generator
-from ..data.vocab import TokenVocab, char_tokens
-from ..train import TrainConfig
-from ..train.metrics import read_metrics
-from ..viz.alignment import alignment_grid
-from .registry import Experiment, register
-from .rundir import Run
-from .translation import DecodeConfig, ModelConfig, model_kinds
-from .translation_report import curves_figure, dates_lines, dates_report
-from .translation_run import Corpus, alignment_of, fit_and_decode, save_figure, translate
+from ...config import check
+from ...data import dates
+from ...data.synthetic import TEST, VALID, generator
+from ...data.vocab import TokenVocab, char_tokens
+from ...models.seq2seq import Seq2SeqConfig
+from ...report.summary import Headline
+from ...train import TrainConfig
+from ...train.metrics import read_metrics
+from ...viz.alignment import alignment_grid
+from ..registry import Experiment, register
+from ..rundir import Run
+from .dates_report import dates_lines, dates_report
+from .pipeline import Corpus, alignment_of, fit_and_decode, translate_command
+from .report import curves_figure
+from .task import DecodeConfig, model_kinds
 
 
 @dataclass(frozen=True)
 class TranslateDatesConfig:
-    model: ModelConfig = field(
-        default_factory=lambda: ModelConfig(
+    rnn: Seq2SeqConfig = field(
+        default_factory=lambda: Seq2SeqConfig(
             embedding_size=32, hidden_size=64, attention_size=64, readout_size=128
         )
     )
@@ -43,7 +45,7 @@ class TranslateDatesConfig:
         )
     )
     decode: DecodeConfig = field(default_factory=DecodeConfig)
-    models: str = "additive,none"  # decoders trained with the same budget
+    models: str = "additive,none"  # models trained with the same budget (the table's names)
     batch_size: int = 128
     valid_size: int = 1000
     test_size: int = 2000
@@ -52,14 +54,14 @@ class TranslateDatesConfig:
     device: str = "auto"
 
     def __post_init__(self):
-        model_kinds(self.models)
+        model_kinds(self)
         for name in ("batch_size", "valid_size", "test_size"):
             check(getattr(self, name) >= 1, name, getattr(self, name), "an integer >= 1")
         check(0 < self.target_accuracy <= 1, "target_accuracy", self.target_accuracy, "in (0, 1]")
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        return model_kinds(self.models)
+        return model_kinds(self)
 
 
 def _rng(seed: int, index: int) -> random.Random:
@@ -134,7 +136,7 @@ def year_attention(pairs, hyps) -> float | None:
     return hits / total if total else None
 
 
-def run(cfg: TranslateDatesConfig, run: Run, on_event=None) -> dict:
+def run(cfg: TranslateDatesConfig, run: Run, on_event=None):
     corpus = build_corpus(cfg)
     trained = fit_and_decode(run, "translate-dates", corpus, cfg, on_event, exact=True)
     pairs, refs = corpus.extra["test_pairs"], corpus.test_references
@@ -142,6 +144,7 @@ def run(cfg: TranslateDatesConfig, run: Run, on_event=None) -> dict:
     for t in trained:
         results[t.kind] = {
             "label": t.label,
+            "attends": t.attends,
             "exact_greedy": exact_match(t.greedy_text, refs),
             "exact_beam": exact_match(t.beam_text, refs),
             "valid": t.record["valid"],
@@ -155,36 +158,63 @@ def run(cfg: TranslateDatesConfig, run: Run, on_event=None) -> dict:
                 if out != p.target
             ][:10],
         }
-    summary = {
+    details = {
         "test_size": len(pairs),
         "source_lengths": [min(len(p.source) for p in pairs), max(len(p.source) for p in pairs)],
         "beam": cfg.decode.beam,
         "target_accuracy": cfg.target_accuracy,
         "results": results,
     }
-    if not run.ctx.main:
-        return summary
-    figures = {}
-    attention = next((t for t in trained if t.kind != "none"), None)
-    if attention is not None:
-        shown = _examples(pairs)
+    attention = next((t for t in trained if t.attends), None)
+    if attention is not None and run.ctx.main:
         grid = [
             alignment_of(
                 list(pairs[i].source), corpus.target_vocab, attention.greedy[i], pairs[i].source
             )
-            for i in shown
+            for i in _examples(pairs)
         ]
-        figures["alignments"] = save_figure(
+        run.save_figure(
             alignment_grid(grid, cols=3, title=f"{attention.label}: α_ij on test dates"),
-            run.figures / "alignments.png",
+            "alignments.png",
+            "α_ij on test dates: the source's characters along x, the characters the attention "
+            "model wrote (greedy) along y. Each output digit should read its own part of the "
+            "source.",
         )
-    figures["curves"] = save_figure(curves_figure(run, trained), run.figures / "training.png")
-    summary["figures"] = {k: str(v.relative_to(run.dir)) for k, v in figures.items()}
-    run.write_text("summary.json", _json(summary))
-    run.write_text("report.md", dates_report(cfg, run, summary))
-    summary["lines"] = dates_lines(summary)
-    summary["hints"] = [f'translate one: seqlab translate {run.dir} "3 mai 1998" --plot a.png']
-    return summary
+    if run.ctx.main:
+        run.save_figure(
+            curves_figure(run, trained),
+            "training.png",
+            "Validation loss and greedy exact match against training step, one line per model.",
+        )
+    target = cfg.target_accuracy
+    headline = [
+        Headline(
+            f"exact match, {r['label']} (greedy)",
+            round(100 * r["exact_greedy"], 2),
+            "%",
+            f"target >= {target:.0%} with attention"
+            if r["attends"]
+            else f"beam {cfg.decode.beam}: {r['exact_beam']:.2%}",
+            r["exact_greedy"] >= target if r["attends"] else None,
+        )
+        for r in results.values()
+    ]
+    headline += [
+        Headline(
+            f"first step with validation exact >= {target:.0%}, {r['label']}",
+            r["steps_to_target"],
+            "",
+            f"of {r['steps']:,} steps",
+        )
+        for r in results.values()
+    ]
+    return run.finish(
+        headline,
+        details,
+        dates_report(cfg, run, details),
+        lines=dates_lines(details),
+        hints=[f'translate one: seqlab translate {run.dir} "3 mai 1998" --plot a.png'],
+    )
 
 
 def _examples(pairs, count: int = 6) -> list[int]:
@@ -198,18 +228,10 @@ def _examples(pairs, count: int = 6) -> list[int]:
     return out[::2] + out[1::2]
 
 
-def _json(obj) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
-
-
-def translate_one(run: Run, text: str, **options) -> dict:
-    return translate(run, text, char_tokens, "".join, **options)
-
-
 PRESETS = {
     "quick": replace(
         TranslateDatesConfig(),
-        model=ModelConfig(embedding_size=8, hidden_size=16, attention_size=16, readout_size=32),
+        rnn=Seq2SeqConfig(embedding_size=8, hidden_size=16, attention_size=16, readout_size=32),
         train=TrainConfig(lr=1e-2, max_steps=60, eval_every=30, checkpoint_every=30),
         decode=DecodeConfig(beam=3),
         batch_size=32,
@@ -219,13 +241,15 @@ PRESETS = {
     "default": TranslateDatesConfig(),
 }
 
+TRANSLATE = translate_command(char_tokens, "".join)
+
 register(
     Experiment(
         name="translate-dates",
         summary="dates in many locales and formats -> ISO, attention vs a fixed context vector",
         presets=PRESETS,
         run=run,
-        translate=translate_one,
+        commands=(TRANSLATE,),
         preset_notes={
             "quick": "tiny models, 60 steps each: a smoke test (seconds)",
             "default": "attention and fixed-context GRUs, 2,500 steps each, a few minutes",

@@ -9,18 +9,20 @@ import pytest
 from seqlab.data import topologies as data
 from seqlab.data.synthetic import generator
 from seqlab.experiments import sweep
-from seqlab.experiments.topology_problems import SPLIT
+from seqlab.experiments.topologies import PRESETS, TopologiesConfig, train_config
+from seqlab.experiments.topologies.problems import PROBLEMS, SPLIT
+from seqlab.experiments.topologies.tasks import test as score_test
+from seqlab.train import checkpoint
 
-from ..runs import run_cli
+from ...runs import run_cli
+from ..conftest import killed_while_reporting
 
 KEYS = ["one_to_one", "one_to_many", "many_to_one", "synced", "seq2seq"]
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "topologies"
-    assert run_cli("run", "topologies", "--preset", "quick", "--out", out, "--quiet") == 0
-    return out
+@pytest.fixture
+def quick_run(quick_runs):
+    return quick_runs("topologies")
 
 
 def test_quick_preset_leaves_a_complete_run_folder(quick_run):
@@ -36,12 +38,14 @@ def test_quick_preset_leaves_a_complete_run_folder(quick_run):
 
 
 def test_numbers_agree_with_what_is_known_in_closed_form(quick_run):
-    s = json.loads((quick_run / "summary.json").read_text())
+    summary = json.loads((quick_run / "summary.json").read_text())
+    s = summary["details"]
     results = s["results"]
     assert list(results) == KEYS
     for r in results.values():
-        assert 0 <= r["accuracy"] <= r["unit_accuracy"] <= 1  # exact implies every unit right
-        assert 0 < r["chance"] <= 1 and r["passed"] == (r["accuracy"] >= s["target_accuracy"])
+        assert r["accuracy"] <= r["unit_accuracy"]  # an exact example has every unit right
+        assert r["passed"] == (r["accuracy"] >= s["target_accuracy"])
+    assert [h["passed"] for h in summary["headline"]] == [r["passed"] for r in results.values()]
     one = results["one_to_one"]
     # One tanh step from z_0 = 0: U multiplies zeros only, so its gradient is exactly zero.
     assert one["weight_hh_grad_norm"] == 0.0
@@ -55,15 +59,34 @@ def test_numbers_agree_with_what_is_known_in_closed_form(quick_run):
     assert s["passed"] == sum(r["passed"] for r in results.values())
 
 
+def test_the_reported_test_scores_are_the_trained_networks(quick_run):
+    """Each network, read back from its final checkpoint and tested again, scores exactly what
+    the summary says."""
+    results = json.loads((quick_run / "summary.json").read_text())["details"]["results"]
+    cfg = PRESETS["quick"]
+    assert isinstance(cfg, TopologiesConfig)
+    for cls in PROBLEMS:
+        sub = getattr(cfg, cls.key)
+        problem = cls(sub, cfg, cfg.seed)
+        model = problem.build()
+        state = checkpoint.load(quick_run / "trainings" / cls.key / "checkpoint.pt")
+        model.load_state_dict(state["model"])
+        assert state["step"] == train_config(cfg, sub).max_steps
+        t = cfg.train
+        found = score_test(problem, model, t.test_size, "cpu", sub.steps, t.batch_size)["scores"]
+        for key in ("accuracy", "unit_accuracy", "chance", "seen_in_training"):
+            assert found[key] == pytest.approx(results[cls.key][key]), (cls.key, key)
+
+
 def test_quick_trainings_already_learn_the_easy_tasks(quick_run):
-    results = json.loads((quick_run / "summary.json").read_text())["results"]
+    results = json.loads((quick_run / "summary.json").read_text())["details"]["results"]
     one = results["one_to_one"]
     assert one["accuracy"] > one["chance"] + 0.3, one  # 150 steps; chance: the commonest count
     assert results["one_to_many"]["unit_accuracy"] > 0.8, results["one_to_many"]
 
 
 def test_report_states_the_measured_numbers(quick_run):
-    s = json.loads((quick_run / "summary.json").read_text())
+    s = json.loads((quick_run / "summary.json").read_text())["details"]
     report = (quick_run / "report.md").read_text()
     assert "![unrolled graphs of the five topologies](figures/topologies.png)" in report
     assert f"**{s['passed']}/5 passed.**" in report
@@ -77,15 +100,19 @@ def test_report_states_the_measured_numbers(quick_run):
         assert row.endswith("| PASS |" if r["passed"] else "| FAIL |")
 
 
-def test_resume_of_a_finished_run_reports_the_same_without_training(quick_run, monkeypatch, capsys):
+def test_resume_after_the_trainings_reports_the_same_without_training(
+    quick_run, tmp_path, monkeypatch, capsys
+):
     before = json.loads((quick_run / "summary.json").read_text())
+    run = killed_while_reporting(quick_run, tmp_path / "topologies")
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished training was trained again")
 
     monkeypatch.setattr(sweep, "Trainer", no_training)
-    assert run_cli("run", "topologies", "--resume", quick_run, "--quiet") == 0
-    assert json.loads((quick_run / "summary.json").read_text()) == before
+    assert run_cli("run", "topologies", "--resume", run, "--quiet") == 0
+    after = json.loads((run / "summary.json").read_text())
+    assert after["details"] == before["details"] and after["headline"] == before["headline"]
     out = capsys.readouterr().out
     assert "topologies reach 95% exact-match test accuracy" in out
     assert out.count("PASS: ") + out.count("FAIL: ") == 5

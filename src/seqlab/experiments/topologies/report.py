@@ -1,8 +1,8 @@
 """The ``topologies`` experiment's report.md, the lines the CLI prints at the end, and the
 unrolled graph of each trained network for the figure."""
 
-from ..viz.topologies import BOX_W, UnrolledGraph
-from .topology_problems import Example
+from ...viz.topologies import BOX_W, UnrolledGraph
+from .problems import Example
 
 
 def _verdict(passed: bool) -> str:

@@ -9,24 +9,26 @@ both sides; test verses run up to ``test_max_words`` source tokens, so the BLEU-
 figure (Bahdanau et al. 2015, fig. 2) reaches past the lengths seen in training.
 """
 
-import json
 import random
 from dataclasses import dataclass, field, replace
 
 import torch
 from sacrebleu.metrics import BLEU
 
-from ..config import check, parse_list
-from ..data import bible
-from ..data.synthetic import generator
-from ..data.vocab import TokenVocab, detokenize, word_tokens
-from ..train import TrainConfig
-from ..viz.alignment import alignment_grid, score_by_length
-from .registry import Experiment, register
-from .rundir import Run
-from .translation import DecodeConfig, ModelConfig, model_kinds
-from .translation_report import bible_lines, bible_report, curves_figure
-from .translation_run import Corpus, alignment_of, fit_and_decode, save_figure, translate
+from ...config import check, parse_list
+from ...data import bible
+from ...data.synthetic import generator
+from ...data.vocab import TokenVocab, detokenize, word_tokens
+from ...models.seq2seq import Seq2SeqConfig
+from ...report.summary import Headline
+from ...train import TrainConfig
+from ...viz.alignment import alignment_grid, score_by_length
+from ..registry import Experiment, register
+from ..rundir import Run
+from .bible_report import bible_lines, bible_report
+from .pipeline import Corpus, alignment_of, fit_and_decode, translate_command
+from .report import curves_figure
+from .task import DecodeConfig, model_kinds
 
 POOL = 32  # batches drawn, sorted by length and cut together (less padding)
 
@@ -59,8 +61,8 @@ class BibleDataConfig:
 @dataclass(frozen=True)
 class TranslateBibleConfig:
     data: BibleDataConfig = field(default_factory=BibleDataConfig)
-    model: ModelConfig = field(
-        default_factory=lambda: ModelConfig(
+    rnn: Seq2SeqConfig = field(
+        default_factory=lambda: Seq2SeqConfig(
             embedding_size=128, hidden_size=128, attention_size=128, readout_size=256
         )
     )
@@ -80,12 +82,12 @@ class TranslateBibleConfig:
     device: str = "auto"
 
     def __post_init__(self):
-        model_kinds(self.models)
+        model_kinds(self)
         check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        return model_kinds(self.models)
+        return model_kinds(self)
 
 
 def split_verses(verses, cfg: BibleDataConfig):
@@ -181,7 +183,7 @@ def bleu_by_length(sources, hypotheses, references, width: int = 10):
     ]
 
 
-def run(cfg: TranslateBibleConfig, run: Run, on_event=None) -> dict:
+def run(cfg: TranslateBibleConfig, run: Run, on_event=None):
     if on_event:
         on_event("stage", {"text": "reading the Bibles (built once with diatheke, then cached)"})
     corpus = build_corpus(cfg)
@@ -190,6 +192,7 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None) -> dict:
     results = {
         t.kind: {
             "label": t.label,
+            "attends": t.attends,
             "bleu_greedy": bleu(t.greedy_text, refs),
             "bleu_beam": bleu(t.beam_text, refs),
             "valid": t.record["valid"],
@@ -207,7 +210,7 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None) -> dict:
     }
     outputs = {t.kind: t.beam_text for t in trained}
     shown = sorted(range(len(test)), key=lambda i: abs(len(corpus.test_sources[i]) - 14))[:6]
-    summary = {
+    details = {
         "sizes": corpus.extra["sizes"],
         "vocab": {"source": len(corpus.source_vocab), "target": len(tv)},
         "beam": cfg.decode.beam,
@@ -223,11 +226,8 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None) -> dict:
             for i in shown[:4]
         ],
     }
-    if not run.ctx.main:
-        return summary
-    figures = {}
-    attention = next((t for t in trained if t.kind != "none"), None)
-    if attention is not None:
+    attention = next((t for t in trained if t.attends), None)
+    if attention is not None and run.ctx.main:
         grid = [
             alignment_of(
                 word_tokens(test[i].english),
@@ -238,39 +238,73 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None) -> dict:
             for i in shown[:4]
         ]
         title = f"{attention.label}: α_ij on held-out verses (beam {cfg.decode.beam})"
-        figures["alignments"] = save_figure(
-            alignment_grid(grid, cols=2, title=title), run.figures / "alignments.png"
+        run.save_figure(
+            alignment_grid(grid, cols=2, title=title),
+            "alignments.png",
+            "α_ij on held-out verses: English tokens along x, the Spanish the attention model "
+            "wrote (beam search) along y.",
         )
-    figures["by_length"] = save_figure(
-        score_by_length(
-            {r["label"]: r["by_length"] for r in results.values()},
-            "source verse length (English tokens, buckets of 10)",
-            f"BLEU (beam {cfg.decode.beam})",
-            "BLEU on held-out books against verse length",
-            trained_up_to=cfg.data.max_words,
-        ),
-        run.figures / "bleu_by_length.png",
+    if run.ctx.main:
+        run.save_figure(
+            score_by_length(
+                {r["label"]: r["by_length"] for r in results.values()},
+                "source verse length (English tokens, buckets of 10)",
+                f"BLEU (beam {cfg.decode.beam})",
+                "BLEU on held-out books against verse length",
+                trained_up_to=cfg.data.max_words,
+            ),
+            "bleu_by_length.png",
+            "BLEU (beam search) on the held-out books against the English verse's length; "
+            "lengths past the dashed line never occur in training.",
+        )
+        run.save_figure(
+            curves_figure(run, trained),
+            "training.png",
+            "Validation loss against training step, one line per model.",
+        )
+    return run.finish(
+        headline(details),
+        details,
+        bible_report(cfg, run, details),
+        lines=bible_lines(details),
+        hints=[
+            f'translate one: seqlab translate {run.dir} "In the beginning was the Word." '
+            "--plot a.png"
+        ],
     )
-    figures["curves"] = save_figure(curves_figure(run, trained), run.figures / "training.png")
-    summary["figures"] = {k: str(v.relative_to(run.dir)) for k, v in figures.items()}
-    run.write_text("summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    run.write_text("report.md", bible_report(cfg, run, summary))
-    summary["lines"] = bible_lines(summary)
-    summary["hints"] = [
-        f'translate one: seqlab translate {run.dir} "In the beginning was the Word." --plot a.png'
+
+
+def headline(details: dict) -> list[Headline]:
+    """BLEU of each model (beam, with greedy beside it), and beyond the training lengths."""
+    results, beam = details["results"], details["beam"]
+    out = [
+        Headline(
+            f"BLEU, {r['label']} (beam {beam})",
+            round(r["bleu_beam"], 2),
+            "BLEU",
+            f"greedy {r['bleu_greedy']:.2f}",
+        )
+        for r in results.values()
     ]
-    return summary
+    return out + [
+        Headline(
+            f"BLEU beyond the training lengths, {r['label']}",
+            None if r["bleu_beyond"] is None else round(r["bleu_beyond"], 2),
+            "BLEU",
+            "within: —" if r["bleu_within"] is None else f"within: {r['bleu_within']:.2f}",
+        )
+        for r in results.values()
+    ]
 
 
-def translate_one(run: Run, text: str, **options) -> dict:
-    return translate(run, text, word_tokens, detokenize, **options)
+TRANSLATE = translate_command(word_tokens, detokenize)
 
 
 PRESETS = {
     "quick": replace(
         TranslateBibleConfig(),
         data=BibleDataConfig(max_words=12, test_max_words=20, vocab_size=500, test_size=40),
-        model=ModelConfig(embedding_size=16, hidden_size=16, attention_size=16, readout_size=32),
+        rnn=Seq2SeqConfig(embedding_size=16, hidden_size=16, attention_size=16, readout_size=32),
         train=TrainConfig(lr=1e-2, max_steps=30, eval_every=15, checkpoint_every=15),
         decode=DecodeConfig(beam=3, max_length_ratio=1.5, max_length_extra=5, batch_size=40),
         batch_size=16,
@@ -284,7 +318,7 @@ register(
         summary="English -> Spanish Bible verses (Debian diatheke), attention vs fixed context",
         presets=PRESETS,
         run=run,
-        translate=translate_one,
+        commands=(TRANSLATE,),
         preset_notes={
             "quick": "tiny models, 30 steps each: a smoke test (needs diatheke)",
             "default": "attention and fixed-context GRUs, 2,000 steps each, about 30 minutes",

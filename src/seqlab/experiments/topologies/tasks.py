@@ -6,9 +6,9 @@ from collections import Counter
 import torch
 from torch import Tensor, nn
 
-from ..data.synthetic import TEST, VALID, generator
-from ..train import Context
-from .topology_problems import Problem
+from ...data.synthetic import TEST, VALID, generator
+from ...train import Context
+from .problems import Problem
 
 
 def _rows(batch, ctx: Context) -> tuple[Tensor, ...]:

@@ -13,11 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data import topologies as data
-from ..data.synthetic import generator
-from ..models.tagger import SequenceTagger
-from ..models.topologies import ClassToSequence, EncoderDecoder, SequenceClassifier
-from .tagging import frame_loss
+from ...data import topologies as data
+from ...data.synthetic import generator
+from ...data.vocab import PAD_ID
+from ...models.tagger import SequenceTagger
+from ...models.topologies import ClassToSequence, EncoderDecoder, SequenceClassifier
+from ..tagging import frame_loss
 
 SPLIT = -3  # the random stream that splits one-to-one's numbers (VALID is -1, TEST -2)
 
@@ -38,17 +39,17 @@ class Example:
 
 
 def token_judge(pred: Tensor, tgt: Tensor) -> tuple[Tensor, Tensor]:
-    """Per-position rightness (B, T) of greedy tokens against IGNORE-padded targets (the end
-    id included), and exact match per row (B,): with the end id scored, a sequence that stops
-    early or late is wrong."""
-    valid = tgt != data.IGNORE
+    """Per-position rightness (B, T) of greedy tokens against padded targets (EOS included),
+    and exact match per row (B,): with EOS scored, a sequence that stops early or late is
+    wrong."""
+    valid = tgt != PAD_ID
     right = (pred[:, : tgt.shape[1]] == tgt) & valid
     return right, (right | ~valid).all(1)
 
 
 def sequence_loss(logits: Tensor, tgt: Tensor) -> Tensor:
     """Mean cross-entropy over the target tokens; logits (B, T, V), tgt (B, T)."""
-    return F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=data.IGNORE)
+    return F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=PAD_ID)
 
 
 class Problem:
@@ -136,7 +137,6 @@ class OneToOne(Problem):
 
 class OneToMany(Problem):
     key, topology, task, unit = "one_to_many", "one-to-many", "digit → its name, spelled", "letters"
-    end = len(data.LETTERS)
 
     def batch(self, n, gen, split):
         return data.digit_names(n, gen)
@@ -144,29 +144,27 @@ class OneToMany(Problem):
     def build(self):
         c = self.cfg
         return ClassToSequence(
-            10, self.end + 1, c.embedding_size, c.hidden_size, self.shared.cell, self.end
+            10, len(data.LETTERS), c.embedding_size, c.hidden_size, self.shared.cell
         )
 
     def loss(self, model, batch):
         digits, tgt = batch
-        return sequence_loss(model(digits, data.teacher_inputs(tgt, self.end + 1)), tgt)
+        return sequence_loss(model(digits, data.teacher_inputs(tgt)), tgt)
 
     def predict(self, model, batch):
         return model.generate(batch[0], batch[1].shape[1])
 
     def judge(self, pred, batch):
         right, exact = token_judge(pred, batch[1])
-        return exact, int(right.sum()), int((batch[1] != data.IGNORE).sum())
+        return exact, int(right.sum()), int((batch[1] != PAD_ID).sum())
 
     def targets(self, batch):
         return batch[0].tolist()
 
     def show(self, batch, pred, i):
         word = data.spell(pred[i])
-        steps = [data.LETTERS[t] if t < self.end else "</s>" for t in pred[i, : len(word) + 1]]
-        want = [
-            data.LETTERS[t] if t < self.end else "</s>" for t in batch[1][i] if t != data.IGNORE
-        ]
+        steps = data.LETTERS.decode(pred[i, : len(word) + 1])
+        want = data.LETTERS.decode(t for t in batch[1][i] if t != PAD_ID)
         ok = [a == b for a, b in zip(steps, want, strict=False)]
         digit = str(int(batch[0][i]))
         return Example(digit, data.spell(batch[1][i]), word, ["<s>", *steps[:-1]], steps, ok, digit)
@@ -189,7 +187,9 @@ class ManyToOne(Problem):
 
     def build(self):
         c = self.cfg
-        return SequenceClassifier(10, c.embedding_size, c.hidden_size, 10, self.shared.cell)
+        return SequenceClassifier(
+            len(data.DIGITS), c.embedding_size, c.hidden_size, 10, self.shared.cell
+        )
 
     def loss(self, model, batch):
         x, lengths, y = batch
@@ -202,7 +202,7 @@ class ManyToOne(Problem):
         return int(batch[1][i])
 
     def show(self, batch, pred, i):
-        digits = [str(int(d)) for d in batch[0][i, : int(batch[1][i])]]
+        digits = data.DIGITS.decode(batch[0][i, : int(batch[1][i])])
         out, want = str(int(pred[i])), str(int(batch[2][i]))
         outputs = [None] * (len(digits) - 1) + [out]  # read out at the last frame only
         return Example(" ".join(digits), want, out, digits, outputs, [out == want])
@@ -260,36 +260,36 @@ class Seq2Seq(Problem):
 
     def build(self):
         c = self.cfg
-        return EncoderDecoder(11, c.embedding_size, c.hidden_size, self.shared.cell, data.EOS)
+        return EncoderDecoder(len(data.DIGITS), c.embedding_size, c.hidden_size, self.shared.cell)
 
     def loss(self, model, batch):
         src, lengths, tgt = batch
-        return sequence_loss(model(src, lengths, data.teacher_inputs(tgt, data.BOS)), tgt)
+        return sequence_loss(model(src, lengths, data.teacher_inputs(tgt)), tgt)
 
     def predict(self, model, batch):
         return model.generate(batch[0], batch[1], batch[2].shape[1])
 
     def judge(self, pred, batch):
         right, exact = token_judge(pred, batch[2])
-        return exact, int(right.sum()), int((batch[2] != data.IGNORE).sum())
+        return exact, int(right.sum()), int((batch[2] != PAD_ID).sum())
 
     def targets(self, batch):
-        return [tuple(data.until_end(row, data.EOS)) for row in batch[2]]
+        return [tuple(data.until_end(row)) for row in batch[2]]
 
     def length(self, batch, i):
         return int(batch[1][i])
 
     def show(self, batch, pred, i):
         n = int(batch[1][i])
-        src = [str(int(d)) for d in batch[0][i, :n]]
-        got = data.until_end(pred[i], data.EOS)
-        steps = [str(t) if t != data.EOS else "</s>" for t in pred[i, : len(got) + 1].tolist()]
-        want = [str(t) if t != data.EOS else "</s>" for t in batch[2][i, : n + 1].tolist()]
+        src = data.DIGITS.decode(batch[0][i, :n])
+        got = data.DIGITS.decode(data.until_end(pred[i]))
+        steps = data.DIGITS.decode(pred[i, : len(got) + 1])
+        want = data.DIGITS.decode(batch[2][i, : n + 1])
         ok = [a == b for a, b in zip(steps, want, strict=False)]
         return Example(
             " ".join(src),
             " ".join(want[:-1]),
-            " ".join(map(str, got)),
+            " ".join(got),
             src,
             [None] * n + steps,
             ok,

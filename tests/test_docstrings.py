@@ -1,0 +1,26 @@
+"""The usage examples in public docstrings run, and print what they say (doctest)."""
+
+import doctest
+import importlib
+
+import pytest
+import torch
+
+import seqlab
+
+MODULES = [
+    "seqlab.models.charlm",
+    "seqlab.models.seq2seq",
+    "seqlab.models.tagger",
+    "seqlab.models.topologies",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(
+        module, extraglobs={"torch": torch, "seqlab": seqlab}, optionflags=doctest.ELLIPSIS
+    )
+    assert result.attempted > 0, f"{name} has no example"
+    assert result.failed == 0
