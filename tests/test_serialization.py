@@ -82,14 +82,12 @@ MODELS = {
     topologies.SequenceClassifier: [
         {"vocab_size": 7, "embedding_size": 3, "hidden_size": 4, "num_classes": 2, "cell": "gru"}
     ],
-    topologies.Decoder: [
-        {"vocab_size": 7, "embedding_size": 3, "hidden_size": 4, "cell": "lstm", "end": 1}
-    ],
+    topologies.Decoder: [{"vocab_size": 7, "embedding_size": 3, "hidden_size": 4, "cell": "lstm"}],
     topologies.ClassToSequence: [
-        dict(num_classes=3, vocab_size=7, embedding_size=3, hidden_size=4, cell="lstm", end=1)
+        dict(num_classes=3, vocab_size=7, embedding_size=3, hidden_size=4, cell="lstm")
     ],
     topologies.EncoderDecoder: [
-        {"vocab_size": 7, "embedding_size": 3, "hidden_size": 4, "cell": "gru", "end": 1}
+        {"vocab_size": 7, "embedding_size": 3, "hidden_size": 4, "cell": "gru"}
     ],
 }
 
@@ -139,3 +137,11 @@ def test_a_user_model_lists_only_its_own_class():
     with torch.serialization.safe_globals([UserModel]):
         loaded = torch.load(buffer)
     assert isinstance(loaded.rnn, seqlab.LSTM) and loaded.rnn.peephole == "full"
+
+
+def test_a_users_safe_globals_block_leaves_seqlabs_entries_in_place():
+    # torch's context manager removes what it lists on exit, also what seqlab had added.
+    with torch.serialization.safe_globals([torch.nn.Linear, torch.nn.Embedding, seqlab.LSTM]):
+        pass
+    model = models.CharLM(11, 4, 5, cell="lstm")
+    _assert_same_module(_round_trip(model), model)

@@ -73,8 +73,12 @@ def seqlab_module_classes() -> list[type[nn.Module]]:
 
 def register_safe_globals() -> list[type]:
     """Adds seqlab's module classes and :data:`TORCH_PARTS` to torch's ``weights_only``
-    allowlist; returns what it added. ``import seqlab`` calls it; calling it again is harmless.
+    allowlist; returns the classes. ``import seqlab`` calls it; calling it again is harmless.
+
+    Each goes in as ``(class, "module.qualname")``, the form torch's allowlist also takes: a
+    user's ``with torch.serialization.safe_globals([nn.Linear, ...])`` removes the classes it
+    lists when it exits, and this form is not among them, so seqlab's entries stay.
     """
     classes = [*seqlab_module_classes(), *TORCH_PARTS]
-    torch.serialization.add_safe_globals(classes)
+    torch.serialization.add_safe_globals([(c, f"{c.__module__}.{c.__qualname__}") for c in classes])
     return classes
