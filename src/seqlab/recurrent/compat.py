@@ -133,7 +133,7 @@ def from_torch(model: nn.Module, backend: str = "auto") -> nn.Module:
 
     Example::
 
-        model = seqlab.from_torch(torch.load("model.pt", weights_only=False), backend="seqlab")
+        model = seqlab.from_torch(torch_model, backend="seqlab")  # e.g. to record gradient flow
     """
     from . import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
