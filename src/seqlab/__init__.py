@@ -1,8 +1,11 @@
 """seqlab: recurrent networks and attention models from their equations."""
 
-from . import analysis, attention, decode
-from .errors import BackendError, InputError, SeqlabError, ShapeError
-from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from . import analysis, attention, decode, serialization
+from .errors import BackendError, ExportError, InputError, SeqlabError, ShapeError
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, from_torch, to_torch
+
+# torch.load(f) of a whole model holding seqlab modules, under its default weights_only=True.
+serialization.register_safe_globals()
 
 __version__ = "0.1.0"
 
@@ -13,10 +16,13 @@ __all__ = [
     "LSTMCell",
     "RNN",
     "RNNCell",
+    "from_torch",
+    "to_torch",
     "SeqlabError",
     "ShapeError",
     "InputError",
     "BackendError",
+    "ExportError",
     "analysis",
     "attention",
     "decode",

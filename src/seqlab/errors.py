@@ -17,6 +17,10 @@ class BackendError(SeqlabError, ValueError):
     """The requested backend cannot run this configuration."""
 
 
+class ExportError(SeqlabError, RuntimeError):
+    """A module cannot be compiled, traced or exported the way that was asked."""
+
+
 class ConfigError(SeqlabError, ValueError):
     """An experiment configuration or a ``--set`` override is invalid."""
 

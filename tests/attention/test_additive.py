@@ -108,15 +108,33 @@ def test_gradient_reaches_given_projected_keys():
     )
 
 
+def _core_inputs():
+    """Small float64 inputs of the core, q (B, T, A), P (B, S, A), v (A,), h (B, S, K), and a
+    mask (B, S)."""
+    shapes = [(2, 3, 5), (2, 4, 5), (5,), (2, 4, 3)]
+    inputs = tuple(torch.randn(s, dtype=F64, requires_grad=True) for s in shapes)
+    return inputs, lengths_to_mask(torch.tensor([4, 2]), 4)
+
+
 def test_gradcheck():
-    mask = lengths_to_mask(torch.tensor([4, 2]), 4)
-    inputs = (
-        torch.randn(2, 3, 5, dtype=F64, requires_grad=True),  # q (B, T, A)
-        torch.randn(2, 4, 5, dtype=F64, requires_grad=True),  # P (B, S, A)
-        torch.randn(5, dtype=F64, requires_grad=True),  # v (A,)
-        torch.randn(2, 4, 3, dtype=F64, requires_grad=True),  # h (B, S, K)
-    )
+    inputs, mask = _core_inputs()
     assert torch.autograd.gradcheck(lambda *x: AdditiveFunction.apply(*x, mask), inputs)
+
+
+def _penalty_grads(fn, inputs, probes):
+    """∂/∂inputs of ‖∂L/∂inputs‖², L = Σ fn(inputs) · probes (a gradient penalty)."""
+    loss = sum((o * p).sum() for o, p in zip(fn(*inputs), probes, strict=True))
+    first = torch.autograd.grad(loss, inputs, create_graph=True)
+    return torch.autograd.grad(sum((g * g).sum() for g in first), inputs)
+
+
+def test_second_derivatives_equal_autograd_of_the_reference():
+    inputs, mask = _core_inputs()
+    probes = [torch.randn(2, 3, 3, dtype=F64), torch.randn(2, 3, 4, dtype=F64)]
+    ours = _penalty_grads(lambda *x: AdditiveFunction.apply(*x, mask), inputs, probes)
+    ref = _penalty_grads(lambda *x: additive_reference(*x, mask), inputs, probes)
+    _assert_all_close(ours, ref, 1e-12, ["q", "P", "v", "h"])
+    assert torch.autograd.gradgradcheck(lambda *x: AdditiveFunction.apply(*x, mask), inputs)
 
 
 def test_queries_over_time_equal_one_call_per_step():

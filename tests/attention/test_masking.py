@@ -183,3 +183,23 @@ def test_softmax_context_gradcheck():
     assert torch.autograd.gradcheck(
         lambda s, k: SoftmaxContextFunction.apply(s, k, mask), (scores, keys)
     )
+
+
+def test_softmax_context_second_derivatives_equal_autograd_of_the_reference():
+    scores = torch.randn(2, 3, 4, dtype=F64, requires_grad=True)
+    keys = torch.randn(2, 4, 3, dtype=F64, requires_grad=True)
+    mask = lengths_to_mask(torch.tensor([4, 2]), 4)
+    probes = [torch.randn(2, 3, 3, dtype=F64), torch.randn(2, 3, 4, dtype=F64)]
+
+    def penalty_grads(fn):  # ∂/∂(scores, keys) of ‖∂L/∂(scores, keys)‖²
+        loss = sum((o * p).sum() for o, p in zip(fn(scores, keys, mask), probes, strict=True))
+        first = torch.autograd.grad(loss, (scores, keys), create_graph=True)
+        return torch.autograd.grad(sum((g * g).sum() for g in first), (scores, keys))
+
+    ours = penalty_grads(SoftmaxContextFunction.apply)
+    ref = penalty_grads(softmax_context_reference)
+    for a, b in zip(ours, ref, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    assert torch.autograd.gradgradcheck(
+        lambda s, k: SoftmaxContextFunction.apply(s, k, mask), (scores, keys)
+    )

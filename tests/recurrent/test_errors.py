@@ -113,9 +113,32 @@ def test_cell_bad_inputs(family):
 
 
 def test_unknown_options_are_named():
-    with pytest.raises(InputError, match=r"unexpected argument\(s\) \['proj_size'\].*projections"):
-        seqlab.LSTM(3, 4, proj_size=2)
+    with pytest.raises(InputError, match=r"LSTMCell got unexpected argument\(s\) \['proj_size'\]"):
+        seqlab.LSTMCell(3, 4, proj_size=2)  # torch.nn.LSTMCell has no projection either
+    with pytest.raises(InputError, match=r"GRU got unexpected argument\(s\) \['proj_size'\]"):
+        seqlab.GRU(3, 4, proj_size=0)  # as torch.nn.GRU, which refuses even 0
     with pytest.raises(InputError, match=r"\['peephole'\].*\['reset', 'layer_norm'\]"):
         seqlab.GRU(3, 4, peephole="full")
     with pytest.raises(InputError, match=r"\['reset'\]"):
         seqlab.RNNCell(3, 4, reset="before")
+
+
+def test_projection_size_errors():
+    assert seqlab.LSTM(3, 4, proj_size=0).proj_size == 0  # torch's default: no projection
+    assert seqlab.LSTM(3, 4, 1, True, False, 0.0, False, 2).proj_size == 2  # torch's order
+    with pytest.raises(InputError, match="proj_size=4 must be smaller than hidden_size=4"):
+        seqlab.LSTM(3, 4, proj_size=4)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InputError, match=r"proj_size=.*expected an integer >= 0"):
+            seqlab.LSTM(3, 4, proj_size=bad)
+    lstm = seqlab.LSTM(3, 4, 2, proj_size=2)
+    x, h, c = torch.zeros(5, 1, 3), torch.zeros(2, 1, 2), torch.zeros(2, 1, 4)
+    assert lstm(x, (h, c))[0].shape == (5, 1, 2)
+    with pytest.raises(
+        ShapeError, match=r"h_0 has shape \(2, 1, 4\); expected \(2, 1, 2\).*proj_size"
+    ):
+        lstm(x, (c, c))
+    with pytest.raises(
+        ShapeError, match=r"c_0 has shape \(2, 1, 2\); expected \(2, 1, 4\).*hidden"
+    ):
+        lstm(x, (h, h))

@@ -37,10 +37,14 @@ def test_hand_derived_equals_autograd_of_reference(peephole, layer_norm, masked,
     params, x, h0, c0 = _setup(peephole, layer_norm, B=B, H=H)
     T = x.shape[0]
     mask = lengths_mask(torch.randint(1, T + 1, (B,)), T) if masked else None
+    _assert_matches_reference(x, h0, c0, params, mask, reverse, peephole, layer_norm)
+
+
+def _assert_matches_reference(x, h0, c0, params, mask, reverse, peephole, layer_norm):
+    """The kernel's outputs and float64 gradients against autograd of the reference loop;
+    returns the kernel's [out, h_T, c_T]."""
     ours = run_lstm_layer(x, h0, c0, params, mask, reverse, peephole, layer_norm)
-    ref = reference.lstm_layer(
-        x, h0, c0, params, peephole=peephole, layer_norm=layer_norm, mask=mask, reverse=reverse
-    )
+    ref = reference.lstm_layer(x, h0, c0, params, peephole, layer_norm, mask, reverse)
     ours, ref = [ours[0], *ours[1]], [ref[0], *ref[1]]
     assert_close_all(ours, ref, atol=1e-12)
     weights = [torch.randn_like(o) for o in ours]
@@ -49,6 +53,7 @@ def test_hand_derived_equals_autograd_of_reference(peephole, layer_norm, masked,
     assert_close_all(
         grads(ours, inputs, weights), grads(ref, inputs, weights), atol=1e-10, names=names
     )
+    return ours
 
 
 @pytest.mark.parametrize("peephole,layer_norm", VARIANTS)
@@ -130,3 +135,41 @@ def test_backward_in_uneven_chunks_of_steps(monkeypatch, peephole, layer_norm):
     weights = [torch.randn_like(o) for o in ours]
     inputs = [x, h0, c0, *params.values()]
     assert_close_all(grads(ours, inputs, weights), grads(ref, inputs, weights), atol=1e-10)
+
+
+@pytest.mark.parametrize("peephole,layer_norm", VARIANTS)
+@pytest.mark.parametrize("masked,reverse", [(False, False), (True, True)])
+@pytest.mark.parametrize("size", [(3, 5, 2), (9, 500, 7)])  # (B, H, P); the second: tanh via σ
+def test_projection_hand_derived_equals_autograd_of_reference(
+    peephole, layer_norm, masked, reverse, size
+):
+    B, H, P = size
+    T, I = 6, 4
+    m = seqlab.LSTM(I, H, proj_size=P, peephole=peephole, layer_norm=layer_norm, dtype=F64)
+    perturb_layer_norm(m)
+    params = layer_params(m) | {"bias_ih": m.bias_ih_l0, "bias_hh": m.bias_hh_l0}
+    assert params["weight_hr"].shape == (P, H) and params["weight_hh"].shape == (4 * H, P)
+    x = torch.randn(T, B, I, dtype=F64, requires_grad=True)
+    h0 = torch.randn(B, P, dtype=F64, requires_grad=True)
+    c0 = torch.randn(B, H, dtype=F64, requires_grad=True)
+    mask = lengths_mask(torch.randint(1, T + 1, (B,)), T) if masked else None
+    out, _, c = _assert_matches_reference(x, h0, c0, params, mask, reverse, peephole, layer_norm)
+    assert out.shape == (T, B, P) and c.shape == (B, H)
+
+
+def test_projection_gradcheck():
+    m = seqlab.LSTM(2, 4, proj_size=2, peephole="full", dtype=F64)
+    params = layer_params(m)
+    args = [params.get(n) for n in PARAM_ORDER]
+    mask = lengths_mask(torch.tensor([3, 1]), 3)
+    x = torch.randn(3, 2, 2, dtype=F64, requires_grad=True)
+    h0 = torch.randn(2, 2, dtype=F64, requires_grad=True)
+    c0 = torch.randn(2, 4, dtype=F64, requires_grad=True)
+    present = [a for a in args if a is not None]
+
+    def f(x, h0, c0, *present_ps):
+        it = iter(present_ps)
+        ps = [next(it) if a is not None else None for a in args]
+        return LSTMFunction.apply(x, h0, c0, *ps, mask, "full", False, None, None, False, True)
+
+    assert torch.autograd.gradcheck(f, (x, h0, c0, *present))

@@ -138,6 +138,30 @@ def test_state_dict_moves_both_ways(family):
         assert torch.equal(back.state_dict()[k], v), k
 
 
+@pytest.mark.parametrize("layers,bidirectional,batch_first", LAYOUTS)
+@pytest.mark.parametrize("backend", ["seqlab", "torch"])
+def test_projection_parity(layers, bidirectional, batch_first, backend):
+    ours, theirs = _pair(
+        "LSTM", 4, 6, layers, bidirectional, batch_first, backend=backend, proj_size=3
+    )
+    T, B, D = 7, 3, 2 if bidirectional else 1
+    x = torch.randn((B, T, 4) if batch_first else (T, B, 4), dtype=F64, requires_grad=True)
+    h0 = torch.randn(layers * D, B, 3, dtype=F64, requires_grad=True)  # proj_size features
+    c0 = torch.randn(layers * D, B, 6, dtype=F64, requires_grad=True)  # hidden_size features
+    _check_parity(ours, theirs, (x, (h0, c0)), (x, (h0, c0)), [x, h0, c0], atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype,atol", [(F64, 1e-12), (torch.float32, 2e-5)])
+def test_projection_parity_packed_and_large(dtype, atol):
+    ours, theirs = _pair("LSTM", 8, 128, 2, True, dtype=dtype, proj_size=32)
+    x = torch.randn(12, 40, 8, dtype=dtype, requires_grad=True)  # B·H >= 4096: tanh via σ
+    packed = pack_padded_sequence(x, torch.randint(1, 13, (40,)), enforce_sorted=False)
+    _check_parity(ours, theirs, (packed,), (packed,), [x], atol=atol)
+    assert list(ours.state_dict()) == list(theirs.state_dict())  # weight_hr last, as torch
+    back = torch.nn.LSTM(8, 128, 2, bidirectional=True, proj_size=32, dtype=dtype)
+    back.load_state_dict(ours.state_dict())
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_unbatched_input(family):
     ours, theirs = _pair(family, 3, 4, 2)
@@ -186,6 +210,7 @@ def test_dropout_acts_between_layers_in_training_only():
     [
         (lambda: seqlab.LSTM(3, 4), True),  # oneDNN's fused LSTM is the faster one
         (lambda: seqlab.LSTM(3, 4, peephole="full"), False),  # torch has no such model
+        (lambda: seqlab.LSTM(3, 4, proj_size=2), False),  # oneDNN has no projection
         (lambda: seqlab.GRU(3, 4), False),  # seqlab's GRU beats ATen's per-step loop
         (lambda: seqlab.RNN(3, 4), False),
         (lambda: seqlab.LSTMCell(3, 4), True),

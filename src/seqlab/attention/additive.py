@@ -30,9 +30,9 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from ..errors import InputError, ShapeError
+from ..functions import reference_backward
 from .masking import (
     as_queries,
     check_inputs,
@@ -78,14 +78,16 @@ class AdditiveFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, query_proj, key_proj, score, keys, mask):
         context, weights = additive_forward(query_proj, key_proj, score, keys, mask)
-        ctx.save_for_backward(query_proj, key_proj, score, keys, weights)
+        ctx.save_for_backward(query_proj, key_proj, score, keys, mask, weights)
         ctx.set_materialize_grads(False)  # weights read by nothing: d_weights arrives as None
         return context, weights
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_context, d_weights):
-        query_proj, key_proj, score, keys, weights = ctx.saved_tensors
+        *inputs, weights = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that differentiates again
+            return tuple(reference_backward(additive_reference, inputs, (d_context, d_weights)))
+        query_proj, key_proj, score, keys, _ = inputs
         if d_context is None:
             d_context = weights.new_zeros(*weights.shape[:2], keys.shape[-1])
         grads = additive_backward(

@@ -25,9 +25,9 @@ import operator
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from ..errors import InputError, ShapeError
+from ..functions import reference_backward
 
 
 def _shape(t: Tensor) -> str:
@@ -146,14 +146,18 @@ class SoftmaxContextFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, scores, keys, mask):
         context, weights = softmax_context_forward(scores, keys, mask)
-        ctx.save_for_backward(weights, keys)
+        # scores (the size of weights) only for a backward with create_graph=True, which
+        # differentiates the reference from them
+        ctx.save_for_backward(scores, keys, mask, weights)
         ctx.set_materialize_grads(False)  # weights read by nothing: d_weights arrives as None
         return context, weights
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_context, d_weights):
-        weights, keys = ctx.saved_tensors
+        scores, keys, mask, weights = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that differentiates again
+            inputs, grads = (scores, keys, mask), (d_context, d_weights)
+            return tuple(reference_backward(softmax_context_reference, inputs, grads))
         if d_context is None:
             d_context = weights.new_zeros(*weights.shape[:2], keys.shape[-1])
         d_scores, d_keys = softmax_context_backward(

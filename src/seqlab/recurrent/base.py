@@ -1,16 +1,19 @@
 """What every recurrent family shares: parameters, validation, stacking, directions, lengths.
 
 A family file (``rnn.py``, ``lstm.py``, ``gru.py``) supplies the math through a few hooks and
-mixes them into :class:`RecurrentBase` (the multi-layer sequence module) and :class:`CellBase`
-(one time step):
+mixes them into :class:`RecurrentBase` (the multi-layer sequence module) and
+:class:`~seqlab.recurrent.cell.CellBase` (one time step):
 
 - ``_gates``: how many gate blocks of ``hidden_size`` the projections produce (1, 4 or 3);
 - ``_set_variant(**options)``: validate and store the family's own constructor options;
 - ``_variant_shapes()``: extra per-layer parameters the chosen variant needs, name -> shape;
+- ``_state_sizes``: the feature size of each carried state, ``(H,)`` or the LSTM's ``(P, H)``;
 - ``_torch_unsupported()``: why torch's fused kernel can't run this configuration, or ``None``;
 - ``_torch_name``: the ``torch._VF`` function family (``"lstm"``, ``"gru"``, ``"rnn_tanh"`` ...);
 - ``_run_layer(x, state, params, mask, reverse, trace, key)``: one layer, one direction, over
-  the whole sequence, through the family's hand-derived ``autograd.Function``.
+  the whole sequence, through the family's hand-derived ``autograd.Function``;
+- ``_reference_layer(x, state, params, mask, reverse)``: the same through the family's plain
+  loop in :mod:`.reference`, which a tracer records instead (:func:`seqlab.functions.tracing`).
 
 Shape letters: ``T`` time, ``B`` batch, ``I`` input features, ``H`` hidden, ``L`` layers,
 ``D`` directions (2 if bidirectional, else 1).
@@ -26,6 +29,8 @@ from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..errors import BackendError, InputError, ShapeError
+from ..functions import tracing
+from .compat import SequenceCompat
 from .trace import GradientTrace, TraceKey, active_trace
 
 BACKENDS = ("auto", "seqlab", "torch")
@@ -83,9 +88,14 @@ class _ParameterMixin:
     _gates: int
     _torch_name: str
 
+    @property
+    def _state_sizes(self) -> tuple[int, ...]:
+        """Features of each carried state (h, and c for the LSTM); h's is the output's."""
+        return (self.hidden_size,)
+
     def _register_layer(self, suffix, in_size, factory) -> list[str]:
         G, H = self._gates, self.hidden_size
-        shapes = {"weight_ih": (G * H, in_size), "weight_hh": (G * H, H)}
+        shapes = {"weight_ih": (G * H, in_size), "weight_hh": (G * H, self._state_sizes[0])}
         if self.bias:
             shapes |= {"bias_ih": (G * H,), "bias_hh": (G * H,)}
         shapes |= self._variant_shapes()
@@ -112,14 +122,19 @@ class _ParameterMixin:
             params |= {"bias_ih": None, "bias_hh": None}
         return params
 
-    def _resolve_backend(self, trace: GradientTrace | None, device: torch.device) -> bool:
+    def _resolve_backend(
+        self, trace: GradientTrace | None, device: torch.device, lengths: Tensor | None = None
+    ) -> bool:
         """Whether this call runs torch's fused kernel (True) or seqlab's (False).
 
         ``auto`` takes torch's kernel where it computes the same model, nothing needs the
         hand-derived backward, and it is the faster one: always on a GPU (cuDNN fuses the
-        whole sequence; a Python time loop launches kernels step by step), and on the CPU
+        whole sequence; a Python time loop launches kernels step by step), on the CPU
         where the family says so (``_auto_prefers_torch``: the LSTM, whose oneDNN kernel
-        beats seqlab's loop, while ATen's GRU and RNN loops lose to seqlab's).
+        beats seqlab's loop, while ATen's GRU and RNN loops lose to seqlab's), and under a
+        tracer, where torch's op becomes the exporter's own LSTM/GRU/RNN node (not with
+        ``lengths``: torch's path packs the batch, which tracers cannot record; nor with a
+        projection: ONNX's LSTM node has none, and torch's export of one fails in onnxruntime).
         """
         reason = self._torch_unsupported()
         if self.backend == "torch":
@@ -136,7 +151,16 @@ class _ParameterMixin:
             return True
         if self.backend == "seqlab" or reason is not None or trace is not None:
             return False
+        if tracing():
+            return lengths is None and self._state_sizes[0] == self.hidden_size
         return device.type != "cpu" or self._auto_prefers_torch
+
+    def _layer(self, x, state, params, mask, reverse, trace, key):
+        """One layer and direction through the family's kernel or, under a tracer, its plain
+        loop (``trace`` records nothing then)."""
+        if tracing():
+            return self._reference_layer(x, state, params, mask, reverse)
+        return self._run_layer(x, state, params, mask, reverse, trace, key)
 
     def _variant_shapes(self) -> dict[str, tuple[int, ...]]:
         return {}
@@ -157,17 +181,14 @@ class _ParameterMixin:
         accepted = [n for n in inspect.signature(self._set_variant).parameters if n != "self"]
         unknown = sorted(set(options) - set(accepted))
         if unknown:
-            hint = (
-                " (LSTM projections are not supported by seqlab)" if "proj_size" in unknown else ""
-            )
             raise InputError(
-                f"{type(self).__name__} got unexpected argument(s) {unknown}{hint}; "
+                f"{type(self).__name__} got unexpected argument(s) {unknown}; "
                 f"its own options are {accepted}"
             )
         self._set_variant(**options)
 
 
-class RecurrentBase(_ParameterMixin, nn.Module):
+class RecurrentBase(SequenceCompat, _ParameterMixin, nn.Module):
     """Multi-layer, optionally bidirectional recurrent network with torch's interface."""
 
     _auto_prefers_torch = False
@@ -209,7 +230,7 @@ class RecurrentBase(_ParameterMixin, nn.Module):
         for layer in range(num_layers):
             for direction in range(D):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                in_size = input_size if layer == 0 else hidden_size * D
+                in_size = input_size if layer == 0 else self._state_sizes[0] * D
                 self._param_names = self._register_layer(suffix, in_size, factory)
                 self._suffixes.append(suffix)
         self.reset_parameters()
@@ -265,25 +286,24 @@ class RecurrentBase(_ParameterMixin, nn.Module):
         return x, batched
 
     def _check_states(self, hx, B: int, batched: bool, x: Tensor) -> tuple[Tensor, ...]:
-        LD, H = self.num_layers * self.num_directions, self.hidden_size
-        count = 2 if self._has_cell_state else 1
+        LD, sizes = self.num_layers * self.num_directions, self._state_sizes
+        count = len(sizes)
         if hx is None:
-            return tuple(x.new_zeros(LD, B, H) for _ in range(count))
+            return tuple(x.new_zeros(LD, B, size) for size in sizes)
         names = ("h_0", "c_0") if count == 2 else ("h_0",)
         if count == 2 and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise InputError("hx must be a tuple (h_0, c_0) for an LSTM")
         states = tuple(hx) if count == 2 else (hx,)
-        expected = (LD, B, H) if batched else (LD, H)
         checked = []
-        for name, s in zip(names, states, strict=True):
+        for name, s, size in zip(names, states, sizes, strict=True):
+            expected = (LD, B, size) if batched else (LD, size)
+            field = "hidden_size" if size == self.hidden_size else "proj_size"
             if not isinstance(s, Tensor):
                 raise InputError(f"{name} must be a Tensor, got {type(s).__name__}")
             if tuple(s.shape) != expected:
                 raise ShapeError(
                     f"{name} has shape {_shape(s)}; expected {expected} = "
-                    f"(num_layers * num_directions, "
-                    + ("batch, " if batched else "")
-                    + "hidden_size)"
+                    f"(num_layers * num_directions, " + ("batch, " if batched else "") + f"{field})"
                 )
             _check_dtype_device(name, s, x)
             checked.append(s if batched else s.unsqueeze(1))
@@ -300,6 +320,8 @@ class RecurrentBase(_ParameterMixin, nn.Module):
                 f"lengths has shape {_shape(lengths)}; expected ({B},), one length "
                 f"per sequence in the batch"
             )
+        if tracing():  # values are data a traced graph does not check
+            return lengths.to(torch.int64)
         lo, hi = int(lengths.min()), int(lengths.max())
         if lo < 1 or hi > T:
             raise InputError(
@@ -343,11 +365,11 @@ class RecurrentBase(_ParameterMixin, nn.Module):
         if lengths is not None:
             lengths = self._check_lengths(lengths, T, B)
         trace = active_trace()
-        if self._resolve_backend(trace, x.device):
+        if self._resolve_backend(trace, x.device, lengths):
             out, finals = self._torch_forward(x, states, lengths)
         else:
             mask = None
-            if lengths is not None and int(lengths.min()) < T:
+            if lengths is not None and (tracing() or int(lengths.min()) < T):
                 steps = torch.arange(T, device=x.device).unsqueeze(1)  # (T, 1)
                 mask = (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (T, B, 1)
             out, finals = self._seqlab_forward(x, states, mask, trace)
@@ -374,7 +396,7 @@ class RecurrentBase(_ParameterMixin, nn.Module):
             for direction in range(D):
                 index = layer * D + direction
                 key = self._trace_key(trace, layer, direction)
-                out, final = self._run_layer(
+                out, final = self._layer(
                     layer_input,
                     tuple(s[index] for s in states),
                     self._params(self._suffixes[index]),
@@ -386,21 +408,15 @@ class RecurrentBase(_ParameterMixin, nn.Module):
                 outs.append(out)
                 for k, f in enumerate(final):
                     finals[k].append(f)
-            layer_input = outs[0] if D == 1 else torch.cat(outs, dim=-1)  # (T, B, D·H)
+            layer_input = outs[0] if D == 1 else torch.cat(outs, dim=-1)  # (T, B, D·H or D·P)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
         return layer_input, tuple(torch.stack(f) for f in finals)
 
     def _torch_forward(self, x, states, lengths):
-        flat = [
-            getattr(self, n + s)
-            for s in self._suffixes
-            for n in (
-                ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-                if self.bias
-                else ("weight_ih", "weight_hh")
-            )
-        ]
+        # torch's flat list: per layer and direction w_ih, w_hh[, b_ih, b_hh][, w_hr], which is
+        # the registration order of a module torch can run
+        flat = self._flat_weights
         fn = getattr(_VF, self._torch_name)
         args = (flat, self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
         hx = states if self._has_cell_state else states[0]
@@ -415,96 +431,3 @@ class RecurrentBase(_ParameterMixin, nn.Module):
             PackedSequence(result[0], packed.batch_sizes, order, unorder), total_length=x.shape[0]
         )
         return out, tuple(f.index_select(1, unorder) for f in result[1:])
-
-
-class CellBase(_ParameterMixin, nn.Module):
-    """One time step with torch's cell interface (``RNNCell``, ``LSTMCell``, ``GRUCell``).
-
-    The seqlab path runs the family's sequence kernel with T = 1, so the cell and the
-    sequence module share one hand-derived backward.
-    """
-
-    _has_cell_state = False
-    _auto_prefers_torch = True  # one step: torch's cell has the fewest ops
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        *,
-        backend: str = "auto",
-        device=None,
-        dtype=None,
-        **variant,
-    ) -> None:
-        super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
-        _check_backend(backend)
-        self.input_size, self.hidden_size, self.bias, self.backend = (
-            input_size,
-            hidden_size,
-            bias,
-            backend,
-        )
-        self._configure_variant(variant)
-        self._param_names = self._register_layer("", input_size, {"device": device, "dtype": dtype})
-        self.reset_parameters()
-
-    def extra_repr(self) -> str:
-        bias = "" if self.bias else ", bias=False"
-        return f"{self.input_size}, {self.hidden_size}{bias}{self._variant_repr()}"
-
-    def forward(self, input: Tensor, hx=None):
-        """``input`` (B, I) or (I,); ``hx`` (B, H) (a tuple ``(h, c)`` for the LSTM cell).
-        Returns the next state in the same form."""
-        if not isinstance(input, Tensor) or input.dim() not in (1, 2):
-            got = _shape(input) if isinstance(input, Tensor) else type(input).__name__
-            raise ShapeError(f"cell input must be 2-D (B, I) or 1-D (I,); got {got}")
-        if input.shape[-1] != self.input_size:
-            raise ShapeError(
-                f"cell input has {input.shape[-1]} features but the cell was built "
-                f"with input_size={self.input_size}"
-            )
-        _check_dtype_device("input", input, self.weight_ih)
-        batched = input.dim() == 2
-        x = input if batched else input.unsqueeze(0)
-        B, H = x.shape[0], self.hidden_size
-        if B == 0:
-            raise ShapeError("cell input has an empty batch; give at least one row")
-        count = 2 if self._has_cell_state else 1
-        if hx is None:
-            states = tuple(x.new_zeros(B, H) for _ in range(count))
-        else:
-            states = tuple(hx) if count == 2 else (hx,)
-            if count == 2 and len(states) != 2:
-                raise InputError("hx must be a tuple (h, c) for an LSTM cell")
-            for name, s in zip(("h", "c"), states, strict=False):
-                expected = (B, H) if batched else (H,)
-                if not isinstance(s, Tensor) or tuple(s.shape) != expected:
-                    got = _shape(s) if isinstance(s, Tensor) else type(s).__name__
-                    raise ShapeError(f"cell state {name} has shape {got}; expected {expected}")
-                _check_dtype_device(name, s, x)
-            if not batched:
-                states = tuple(s.unsqueeze(0) for s in states)
-        trace = active_trace()
-        params = self._params("")
-        if self._resolve_backend(trace, x.device):
-            cell = getattr(_VF, self._torch_name + "_cell")
-            hx_arg = states if self._has_cell_state else states[0]
-            result = cell(
-                x,
-                hx_arg,
-                params["weight_ih"],
-                params["weight_hh"],
-                params["bias_ih"],
-                params["bias_hh"],
-            )
-            new = tuple(result) if self._has_cell_state else (result,)
-        else:
-            key = self._trace_key(trace, 0, 0)
-            _, new = self._run_layer(x.unsqueeze(0), states, params, None, False, trace, key)
-        if not batched:
-            new = tuple(s.squeeze(0) for s in new)
-        return new if self._has_cell_state else new[0]

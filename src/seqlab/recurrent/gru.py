@@ -41,16 +41,20 @@ call. Before, -q_t = r_t - 2 r_t ⊙ u_{t-1} is one op, paired with -U_n.
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
-from .base import CellBase, RecurrentBase, layer_norm_shapes, needs_grad
+from ..functions import reference_backward
+from . import reference
+from .base import RecurrentBase, layer_norm_shapes, needs_grad
+from .cell import CellBase
 from .gemm import bind_add_linear_, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
-from .trace import GradientTrace, TraceKey
+from .trace import GradientTrace, TraceKey, check_no_graph
 
 RESETS = ("after", "before")
 LN_NAMES = ("ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias")
+# Order of the parameter tensors the Function takes after x, h0.
+PARAM_ORDER = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", *LN_NAMES)
 # The backward computes the factors of δ_t for this many (B·H) elements of steps at a time:
 # a cache-sized chunk, since one pass over the whole (T, B, 3H) costs several GEMM steps on CPU.
 _CHUNK = 1 << 16
@@ -319,7 +323,8 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
 
 
 class GRUFunction(torch.autograd.Function):
-    """One layer, one direction of the GRU over a whole sequence."""
+    """One layer, one direction of the GRU over a whole sequence; with create_graph=True
+    its backward is autograd of the reference loop (:mod:`seqlab.functions`)."""
 
     @staticmethod
     def forward(
@@ -345,7 +350,8 @@ class GRUFunction(torch.autograd.Function):
         out, states, saved, ln_steps = gru_forward(
             x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward
         )
-        ctx.save_for_backward(x, w_ih, w_hh, ln_ih_weight, ln_hh_weight, states, mask, *saved)
+        inputs = (x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias)
+        ctx.save_for_backward(*inputs, states, mask, *saved)
         # A list of per-step tensors: it lives as long as the graph, as saved tensors would
         # with retain_graph.
         ctx.ln_steps = ln_steps
@@ -353,10 +359,19 @@ class GRUFunction(torch.autograd.Function):
         return out, states[-1]
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hT):
-        x, w_ih, w_hh, ln_ih_weight, ln_hh_weight, states, mask, *saved = ctx.saved_tensors
+        inputs, (states, mask, *saved) = ctx.saved_tensors[:10], ctx.saved_tensors[10:]
+        x, h0, w_ih, w_hh, _, _, ln_ih_weight, _, ln_hh_weight, _ = inputs
         reset, has_bias, trace, key, reverse = ctx.config
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that differentiates again
+            check_no_graph(trace)
+            use_ln = ln_ih_weight is not None
+
+            def gru(x, h0, *params):
+                p = dict(zip(PARAM_ORDER, params, strict=True))
+                return reference.gru_layer(x, h0, p, reset, use_ln, mask)
+
+            return (*reference_backward(gru, inputs, (d_out, d_hT)), *(None,) * 6)
         ln = None if ln_ih_weight is None else (ln_ih_weight, None, ln_hh_weight, None)
         dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = gru_backward(
             d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ctx.ln_steps, mask, reset, has_bias
@@ -410,6 +425,10 @@ class _GRUFamily:
         out, hT = run_gru_layer(
             x, state[0], params, mask, reverse, self.reset, self.layer_norm, trace, key
         )
+        return out, (hT,)
+
+    def _reference_layer(self, x, state, params, mask, reverse):
+        out, hT = reference.gru_layer(x, *state, params, self.reset, self.layer_norm, mask, reverse)
         return out, (hT,)
 
 

@@ -10,15 +10,17 @@ biases (4H,)::
     g_t = tanh(A_g)
     c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
     o_t = σ(A_o + p_o ⊙ c_t)   or   σ(A_o + V_o c_t)   (peephole="full": the lecture's V_o)
-    h_t = o_t ⊙ tanh(c_t)
+    h_t = o_t ⊙ tanh(c_t)      or   W_hr (o_t ⊙ tanh(c_t))   (proj_size=P: W_hr = weight_hr)
 
 ``weight_peephole`` is [p_i; p_f; p_o] (3, H) for "diagonal" and V_o (H, H) for "full".
 With ``layer_norm=True`` (Ba et al. 2016): ``A_t = LN_ih(W x_t) + LN_hh(U h_{t-1}) + b`` with
 each LN over all 4H features, and ``h_t = o_t ⊙ tanh(LN_c(c_t))``; parameters ``ln_ih_*``,
-``ln_hh_*`` (4H,), ``ln_c_*`` (H,). Shapes: x (T, B, I), h_0, c_0 (B, H), output (T, B, H).
+``ln_hh_*`` (4H,), ``ln_c_*`` (H,). Shapes: x (T, B, I), c_0 (B, H), h_0 (B, H_out), output
+(T, B, H_out), ``weight_hh`` (4H, H_out) with H_out = P with a projection, else H.
 The plain loop is :func:`seqlab.recurrent.reference.lstm_layer`.
 
-BPTT, with δh_t = ∂E/∂h_t and δc_t = ∂E/∂c_t (each from step t and from step t+1)::
+BPTT, with δh_t = ∂E/∂h_t and δc_t = ∂E/∂c_t (each from step t and from step t+1); with a
+projection, δh_t W_hr stands for δh_t below and ∂E/∂W_hr = Σ_t δh_tᵀ (o_t ⊙ tanh(c_t))::
 
     ∂E/∂A_o = δh_t ⊙ tanh(c_t) ⊙ o(1-o)
     δc_t   += δh_t ⊙ o ⊙ (1 - tanh²(c_t)) + (∂E/∂A_o) ⊙ p_o   [or (∂E/∂A_o) V_o]
@@ -34,14 +36,16 @@ whose o waits for c_t) with the g block of the pre-activation doubled: tanh(a) =
 """
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
-from .base import CellBase, RecurrentBase, layer_norm_shapes, needs_grad
+from ..functions import reference_backward
+from . import reference
+from .base import RecurrentBase, layer_norm_shapes, needs_grad
+from .cell import CellBase
 from .gemm import bind_add_linear_, bind_addmm, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
-from .trace import TraceKey
+from .trace import check_no_graph
 
 PEEPHOLES = (None, "diagonal", "full")
 # Elements of (B, H) per buffer that the backward forms its δ-independent factors for at a
@@ -56,8 +60,8 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward=True):
     ``p``: dict of the layer's tensors (names without the ``_l{k}`` suffix).
     """
     T, B, _ = x.shape
-    H = h0.shape[-1]
-    w_ih, w_hh = p["weight_ih"], p["weight_hh"]
+    w_ih, w_hh, w_hr = p["weight_ih"], p["weight_hh"], p.get("weight_hr")
+    H, H_out = w_hh.shape[0] // 4, h0.shape[-1]  # H_out: h_t's features, proj_size if any
     # W x_t for all steps in one GEMM; this buffer then receives A_t and the activations.
     gates = linear(x.reshape(T * B, -1), w_ih).view(T, B, 4 * H)  # (T, B, 4H)
     ln_ih = None  # (input, mean, rstd) of LN_ih for the backward
@@ -78,7 +82,7 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward=True):
         ln_hh_gain = (p["ln_hh_weight"].view(4, H) * g_doubled).view(4 * H)
         ln_hh_shift = (p["ln_hh_bias"].view(4, H) * g_doubled).view(4 * H)
     else:
-        U = (w_hh.view(4, H, H) * g_doubled.unsqueeze(2)).view(4 * H, H)
+        U = (w_hh.view(4, H, H_out) * g_doubled.unsqueeze(2)).view(4 * H, H_out)
         add_recurrent = bind_add_linear_(h0, U)  # out += U h_{t-1}
     # tanh(c_t) through the sigmoid on large tensors (pointwise.py); with layer norm the
     # doubling folds into LN_c's gain and shift.
@@ -87,8 +91,11 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward=True):
         c_scale = 2.0 if via_sigmoid else 1.0
         ln_c_gain, ln_c_shift = p["ln_c_weight"] * c_scale, p["ln_c_bias"] * c_scale
     cells = x.new_empty(T + 1, B, H)  # carried c_t, cells[0] = c_0
-    hidden = x.new_empty(T + 1, B, H)  # carried h_t, hidden[0] = h_0
+    hidden = x.new_empty(T + 1, B, H_out)  # carried h_t, hidden[0] = h_0
     tanh_c = x.new_empty(T, B, H)  # tanh(c_t) (of LN_c(c_t)): ATen's tanh is dear to redo
+    # o ⊙ tanh(c_t) before the projection W_hr, kept for ∂E/∂W_hr
+    unprojected = None if w_hr is None else x.new_empty(T, B, H)
+    w_hr_t = None if w_hr is None else w_hr.T
     cells[0], hidden[0] = c0, h0
     ln_steps = [] if use_ln else None  # per step (input, mean, rstd) of LN_hh, then of LN_c
     peep = p.get("weight_peephole")
@@ -128,27 +135,34 @@ def lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward=True):
             pointwise_tanh(c_ln, via_sigmoid, out=tc, doubled=True)
         else:
             pointwise_tanh(c_new, via_sigmoid, out=tc)
-        if mask is None:
+        if w_hr is None and mask is None:
             torch.mul(o, tc, out=hs[t + 1])  # h_t = o ⊙ tanh(c_t)
-        else:
+        elif w_hr is None:
             torch.where(mask[t], c_new, c, out=cs[t + 1])
             torch.where(mask[t], o * tc, h, out=hs[t + 1])
+        else:  # h_t = W_hr (o ⊙ tanh(c_t))
+            h_new = torch.mul(o, tc, out=unprojected[t]) @ w_hr_t
+            if mask is not None:
+                torch.where(mask[t], c_new, c, out=cs[t + 1])
+                h_new = torch.where(mask[t], h_new, h)
+            hs[t + 1].copy_(h_new)
     if needs_backward:
         g4[:, :, 2].mul_(2.0).sub_(1.0)  # the saved g is tanh(A_g) = 2σ(2 A_g) - 1
     out = hidden[1:] if mask is None else hidden[1:] * mask
     # ln_steps stays a list: stacking it would copy ~(T, B, 5H) into fresh pages, which on
     # CPU costs as much as the layer norms themselves.
-    return out, (gates, cells, hidden, tanh_c, ln_ih, ln_steps)
+    return out, (gates, cells, hidden, tanh_c, unprojected, ln_ih, ln_steps)
 
 
 def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_cell_grads):
     """Hand-derived BPTT. Returns (dx, dh0, dc0, param grads dict, dA, dc per step or None)."""
-    gates, cells, hidden, tanh_c, ln_ih, ln_steps = saved
+    gates, cells, hidden, tanh_c, unprojected, ln_ih, ln_steps = saved
     T, B, _ = x.shape
     H = cells.shape[-1]
     g4 = gates.view(T, B, 4, H)
-    peep = p.get("weight_peephole")
-    w_hh_T = p["weight_hh"].T.contiguous()  # (H, 4H): δh_{t-1} = dA_t U = dA_t (Uᵀ)ᵀ
+    peep, w_hr = p.get("weight_peephole"), p.get("weight_hr")
+    w_hh_T = p["weight_hh"].T.contiguous()  # (H_out, 4H): δh_{t-1} = dA_t U = dA_t (Uᵀ)ᵀ
+    d_hidden = None if w_hr is None else torch.empty_like(hidden[1:])  # δh_t, for ∂E/∂W_hr
     # The factors of δ that depend on the forward only are formed for a chunk of steps at a
     # time, in buffers reused across chunks: one pass over all of (T, B, 4H) is memory-bound,
     # and fresh buffers that large cost page faults (~17 ms per 50 MB here).
@@ -185,7 +199,10 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
         n = end - start
         i, f, g, o = g4[start:end].unbind(2)  # each (n, B, H)
         tc, Pc, Rc, Qc = tanh_c[start:end], P[:n], R[:n], Q[:n]
-        o_tc = hidden[start + 1 : end + 1] if mask is None and not use_ln else o * tc
+        if w_hr is not None:
+            o_tc = unprojected[start:end]
+        else:
+            o_tc = hidden[start + 1 : end + 1] if mask is None and not use_ln else o * tc
         torch.addcmul(o, o_tc, tc, value=-1.0, out=Pc)
         torch.addcmul(o_tc, o_tc, o, value=-1.0, out=Rc)
         s = g4[start:end, :, :2].transpose(1, 2)  # (n, 2, B, H): i, f
@@ -204,17 +221,21 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
         dA_ifg = dA4[start:end, :, :3].transpose(1, 2).unbind(0)  # (B, 3, H) as (3, B, H)
         for k in range(n - 1, -1, -1):
             t = start + k
+            d_unprojected = dh  # ∂E/∂(o ⊙ tanh(c_t))
+            if w_hr is not None:  # h_t = W_hr (o ⊙ tanh(c_t))
+                d_hidden[t] = dh
+                d_unprojected = dh @ w_hr
             # h_t = o ⊙ tanh(c_t) and o_t = σ(A_o + ...)
-            torch.mul(dh, R_s[k], out=dA_o[k])
+            torch.mul(d_unprojected, R_s[k], out=dA_o[k])
             # c_t feeds h_t through tanh (and LN_c); a masked step's c_t only carries
             dc_in = dc_carried if mask is None else dc_carried * mask_s[t]
             if use_ln:  # ... and tanh(LN_c(c_t))
-                dcl = torch.mul(dh, P_s[k], out=d_cln[t])
+                dcl = torch.mul(d_unprojected, P_s[k], out=d_cln[t])
                 dc, d_gain, _ = layer_norm_backward(dcl, *ln_steps[t][3:], p["ln_c_weight"], True)
                 dc += dc_in
                 d_ln_c_gain += d_gain
             else:
-                dc = torch.addcmul(dc_in, dh, P_s[k])
+                dc = torch.addcmul(dc_in, d_unprojected, P_s[k])
             # o_t = σ(A_o + p_o ⊙ c_t)  or  σ(A_o + V_o c_t)
             if peephole == "diagonal":
                 dc.addcmul_(dA_o[k], peep[2])
@@ -244,7 +265,10 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
 
     # Weight gradients: one GEMM or reduction each over the whole sequence.
     flat = dA.view(T * B, 4 * H)
-    grads = {"weight_hh": t_matmul(dA_hh.view(T * B, -1), hidden[:-1].reshape(T * B, H))}
+    grads = {"weight_hh": t_matmul(dA_hh.view(T * B, -1), hidden[:-1].reshape(T * B, -1))}
+    if w_hr is not None:  # h_t = W_hr (o ⊙ tanh(c_t)); a masked step's h_t only carries
+        kept = unprojected if mask is None else unprojected * mask
+        grads["weight_hr"] = t_matmul(d_hidden.view(T * B, -1), kept.view(T * B, H))
     d_proj = flat
     if use_ln:
         # A_t = LN_ih(W x_t) + LN_hh(U h_{t-1}) + b: both LNs receive ∂E/∂A_t
@@ -274,14 +298,8 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
 
 
 # Order of the parameter tensors the Function takes after x, h0, c0.
-PARAM_ORDER = (
-    "weight_ih",
-    "weight_hh",
-    "bias_ih",
-    "bias_hh",
-    "weight_peephole",
-    *layer_norm_shapes(4, 1, cell=True),
-)
+PARAM_ORDER = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "weight_peephole")
+PARAM_ORDER += tuple(layer_norm_shapes(4, 1, cell=True))
 
 
 class LSTMFunction(torch.autograd.Function):
@@ -290,7 +308,8 @@ class LSTMFunction(torch.autograd.Function):
     ``apply(x, h0, c0, *params, mask, peephole, layer_norm, trace, key, reverse,
     needs_backward)`` with ``params`` in :data:`PARAM_ORDER` (``None`` for those the variant
     lacks); ``needs_backward=False`` (inference) lets the forward skip what only the backward
-    reads.
+    reads. With ``create_graph=True`` the backward is autograd of the reference loop
+    (:mod:`seqlab.functions`), so the gradient differentiates again.
     """
 
     @staticmethod
@@ -298,11 +317,10 @@ class LSTMFunction(torch.autograd.Function):
         *params, mask, peephole, use_ln, trace, key, reverse, needs_backward = args
         p = dict(zip(PARAM_ORDER, params, strict=True))
         out, saved = lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward)
-        gates, cells, hidden, tanh_c, ln_ih, ln_steps = saved
+        gates, cells, hidden, tanh_c, unprojected, ln_ih, ln_steps = saved
         # Intermediate buffers go through save_for_backward too, so autograd frees them.
-        ctx.save_for_backward(
-            x, mask, *params, gates, cells, hidden, tanh_c, *(ln_ih or (None,) * 3)
-        )
+        buffers = (gates, cells, hidden, tanh_c, unprojected, *(ln_ih or (None,) * 3))
+        ctx.save_for_backward(x, h0, c0, mask, *params, *buffers)
         # A list of per-step tensors: it lives as long as the graph, as saved tensors would
         # with retain_graph.
         ctx.ln_steps = ln_steps
@@ -310,14 +328,23 @@ class LSTMFunction(torch.autograd.Function):
         return out, hidden[-1], cells[-1]
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hT, d_cT):
-        x, mask, *rest = ctx.saved_tensors
+        x, h0, c0, mask, *rest = ctx.saved_tensors
         params, buffers = rest[: len(PARAM_ORDER)], rest[len(PARAM_ORDER) :]
         peephole, use_ln, trace, key, reverse = ctx.config
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that differentiates again
+            check_no_graph(trace)
+
+            def lstm(x, h0, c0, *params):
+                p = dict(zip(PARAM_ORDER, params, strict=True))
+                out, (hT, cT) = reference.lstm_layer(x, h0, c0, p, peephole, use_ln, mask)
+                return out, hT, cT
+
+            grads = reference_backward(lstm, (x, h0, c0, *params), (d_out, d_hT, d_cT))
+            return (*grads, *(None,) * 7)
         p = dict(zip(PARAM_ORDER, params, strict=True))
-        ln_ih = tuple(buffers[4:7]) if use_ln else None
-        saved = (*buffers[:4], ln_ih, ctx.ln_steps)
+        ln_ih = tuple(buffers[5:8]) if use_ln else None
+        saved = (*buffers[:5], ln_ih, ctx.ln_steps)
         dx, dh0, dc0, grads, dA, d_cells = lstm_backward(
             d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, trace is not None
         )
@@ -332,34 +359,15 @@ class LSTMFunction(torch.autograd.Function):
 
 
 def run_lstm_layer(
-    x,
-    h0,
-    c0,
-    params,
-    mask,
-    reverse,
-    peephole=None,
-    layer_norm=False,
-    trace=None,
-    key: TraceKey | None = None,
+    x, h0, c0, params, mask, reverse, peephole=None, layer_norm=False, trace=None, key=None
 ):
     """One layer and direction; the reverse direction runs on time-flipped tensors."""
     if reverse:
         x = x.flip(0)
         mask = None if mask is None else mask.flip(0)
-    out, hT, cT = LSTMFunction.apply(
-        x,
-        h0,
-        c0,
-        *(params.get(n) for n in PARAM_ORDER),
-        mask,
-        peephole,
-        layer_norm,
-        trace,
-        key,
-        reverse,
-        needs_grad(x, h0, c0, *params.values()),
-    )
+    tensors = [params.get(n) for n in PARAM_ORDER]
+    options = (peephole, layer_norm, trace, key, reverse, needs_grad(x, h0, c0, *tensors))
+    out, hT, cT = LSTMFunction.apply(x, h0, c0, *tensors, mask, *options)
     return (out.flip(0) if reverse else out), (hT, cT)
 
 
@@ -367,18 +375,37 @@ class _LSTMFamily:
     _gates = 4
     _torch_name = "lstm"
     _has_cell_state = True
-    _auto_prefers_torch = True  # oneDNN's fused LSTM beats a Python loop where it applies
 
-    def _set_variant(self, peephole: str | None = None, layer_norm: bool = False) -> None:
+    @property
+    def _auto_prefers_torch(self) -> bool:
+        # oneDNN's fused LSTM beats a Python loop where it applies; it has no projection
+        return not self.proj_size
+
+    def _set_variant(
+        self, peephole: str | None = None, layer_norm: bool = False, proj_size: int = 0
+    ) -> None:
         if peephole not in PEEPHOLES:
             raise InputError(f"peephole={peephole!r}: expected one of {PEEPHOLES}")
         if not isinstance(layer_norm, bool):
             raise InputError(f"layer_norm={layer_norm!r}: expected True or False")
-        self.peephole, self.layer_norm = peephole, layer_norm
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise InputError(f"proj_size={proj_size!r}: expected an integer >= 0 (0: none)")
+        if proj_size >= self.hidden_size:
+            raise InputError(
+                f"proj_size={proj_size} must be smaller than hidden_size={self.hidden_size} "
+                f"(as torch.nn.LSTM asks); use proj_size=0 for no projection"
+            )
+        self.peephole, self.layer_norm, self.proj_size = peephole, layer_norm, proj_size
+
+    @property
+    def _state_sizes(self) -> tuple[int, ...]:
+        return (self.proj_size or self.hidden_size, self.hidden_size)  # h_t, c_t
 
     def _variant_shapes(self) -> dict[str, tuple[int, ...]]:
         H = self.hidden_size
-        shapes = layer_norm_shapes(4, H, cell=True) if self.layer_norm else {}
+        # weight_hr first: torch's order is w_ih, w_hh, b_ih, b_hh, w_hr
+        shapes = {"weight_hr": (self.proj_size, H)} if self.proj_size else {}
+        shapes |= layer_norm_shapes(4, H, cell=True) if self.layer_norm else {}
         if self.peephole == "diagonal":
             shapes["weight_peephole"] = (3, H)
         elif self.peephole == "full":
@@ -393,8 +420,10 @@ class _LSTMFamily:
         return None
 
     def _variant_repr(self) -> str:
-        return (f", peephole={self.peephole!r}" if self.peephole else "") + (
-            ", layer_norm=True" if self.layer_norm else ""
+        return (
+            (f", proj_size={self.proj_size}" if self.proj_size else "")
+            + (f", peephole={self.peephole!r}" if self.peephole else "")
+            + (", layer_norm=True" if self.layer_norm else "")
         )
 
     def _run_layer(self, x, state, params, mask, reverse, trace, key):
@@ -402,18 +431,25 @@ class _LSTMFamily:
             x, state[0], state[1], params, mask, reverse, self.peephole, self.layer_norm, trace, key
         )
 
+    def _reference_layer(self, x, state, params, mask, reverse):
+        return reference.lstm_layer(
+            x, *state, params, self.peephole, self.layer_norm, mask, reverse
+        )
+
 
 class LSTM(_LSTMFamily, RecurrentBase):
     r"""LSTM, a drop-in twin of :class:`torch.nn.LSTM` with peephole and layer-norm variants.
 
     Equations and BPTT in this module's docstring. Parameters as torch:
-    ``weight_ih_l{k}{_reverse}`` (4H, I or D·H), ``weight_hh_l{k}`` (4H, H),
-    ``bias_ih_l{k}``/``bias_hh_l{k}`` (4H,), gates i, f, g, o; plus ``weight_peephole_l{k}``
+    ``weight_ih_l{k}{_reverse}`` (4H, I or D·H_out), ``weight_hh_l{k}`` (4H, H_out),
+    ``bias_ih_l{k}``/``bias_hh_l{k}`` (4H,), gates i, f, g, o, with H_out = ``proj_size`` or
+    H; ``weight_hr_l{k}`` (P, H) with ``proj_size=P > 0`` (h_t = W_hr (o_t ⊙ tanh c_t); h_0,
+    h_n and the output then have P features, c_0 and c_n H); plus ``weight_peephole_l{k}``
     and ``ln_*_l{k}`` for the variants.
 
     Args: as :class:`torch.nn.LSTM` (``input_size, hidden_size, num_layers, bias, batch_first,
-    dropout, bidirectional``; ``proj_size`` is not supported), plus ``peephole`` (None,
-    "diagonal", "full"), ``layer_norm`` and ``backend`` ("auto", "seqlab", "torch").
+    dropout, bidirectional, proj_size``), plus ``peephole`` (None, "diagonal", "full"),
+    ``layer_norm`` and ``backend`` ("auto", "seqlab", "torch").
     """
 
     def __init__(
@@ -425,6 +461,7 @@ class LSTM(_LSTMFamily, RecurrentBase):
         batch_first=False,
         dropout=0.0,
         bidirectional=False,
+        proj_size=0,
         *,
         peephole=None,
         layer_norm=False,
@@ -438,6 +475,7 @@ class LSTM(_LSTMFamily, RecurrentBase):
             batch_first,
             dropout,
             bidirectional,
+            proj_size=proj_size,
             peephole=peephole,
             layer_norm=layer_norm,
             **kwargs,
@@ -455,3 +493,6 @@ class LSTMCell(_LSTMFamily, CellBase):
         super().__init__(
             input_size, hidden_size, bias, peephole=peephole, layer_norm=layer_norm, **kwargs
         )
+
+    def _set_variant(self, peephole=None, layer_norm=False) -> None:
+        super()._set_variant(peephole, layer_norm)  # torch.nn.LSTMCell has no projection

@@ -42,9 +42,11 @@ def _steps(T: int, reverse: bool) -> range:
 
 
 def _run(x, states, mask, reverse, step: Callable) -> tuple[Tensor, tuple[Tensor, ...]]:
-    outputs: list[Tensor | None] = [None] * x.shape[0]
-    for t in _steps(x.shape[0], reverse):
-        new = step(x[t], *states)
+    # unbind, not x[t]: a torch.jit.trace of the loop then refuses another number of steps
+    inputs = x.unbind(0)
+    outputs: list[Tensor | None] = [None] * len(inputs)
+    for t in _steps(len(inputs), reverse):
+        new = step(inputs[t], *states)
         if mask is None:
             states = new
             outputs[t] = new[0]
@@ -92,16 +94,16 @@ def lstm_layer(
       ``weight_peephole`` = V_o of shape (H, H) (the lecture's output gate)
 
     g = tanh(A_g), c_t = f ⊙ c_{t-1} + i ⊙ g, h_t = o ⊙ tanh(c_t)
-    (with ``layer_norm``: h_t = o ⊙ tanh(LN_c(c_t))).
+    (with ``layer_norm``: h_t = o ⊙ tanh(LN_c(c_t)); with ``weight_hr`` (P, H), torch's
+    projection: h_t = W_hr (o ⊙ tanh(c_t)), so h has P features).
     """
-    H = h0.shape[-1]
 
     def step(x_t, h, c):
         xa, ha = x_t @ params["weight_ih"].T, h @ params["weight_hh"].T
         if layer_norm:
             xa, ha = _ln(xa, params, "ih"), _ln(ha, params, "hh")
         a = xa + ha + _bias(params, "bias_ih") + _bias(params, "bias_hh")
-        a_i, a_f, a_g, a_o = a.split(H, dim=-1)
+        a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
         if peephole == "diagonal":
             p = params["weight_peephole"]
             a_i, a_f = a_i + p[0] * c, a_f + p[1] * c
@@ -113,7 +115,10 @@ def lstm_layer(
             a_o = a_o + c_new @ params["weight_peephole"].T
         o = torch.sigmoid(a_o)
         c_out = _ln(c_new, params, "c") if layer_norm else c_new
-        return o * torch.tanh(c_out), c_new
+        h_new = o * torch.tanh(c_out)
+        if params.get("weight_hr") is not None:
+            h_new = h_new @ params["weight_hr"].T
+        return h_new, c_new
 
     out, (h, c) = _run(x, (h0, c0), mask, reverse, step)
     return out, (h, c)

@@ -28,15 +28,19 @@ The products go through :mod:`.gemm` (oneDNN for large float32 ones).
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from ..errors import InputError
-from .base import CellBase, RecurrentBase
+from ..functions import reference_backward
+from . import reference
+from .base import RecurrentBase
+from .cell import CellBase
 from .gemm import bind_add_linear_, linear, t_matmul
 from .pointwise import use_sigmoid_tanh
-from .trace import GradientTrace, TraceKey
+from .trace import GradientTrace, TraceKey, check_no_graph
 
 NONLINEARITIES = ("tanh", "relu", "sigmoid", "linear")
+# Order of the parameter tensors the Function takes after x, h0.
+PARAM_ORDER = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 # Each takes ``out=`` so the loop writes the state buffer directly.
 _ACTIVATIONS = {
     "tanh": torch.tanh,
@@ -129,7 +133,8 @@ def rnn_backward(d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bia
 
 
 class RNNFunction(torch.autograd.Function):
-    """One layer, one direction of the Elman RNN over a whole sequence."""
+    """One layer, one direction of the Elman RNN over a whole sequence; with create_graph=True
+    its backward is autograd of the reference loop (:mod:`seqlab.functions`)."""
 
     @staticmethod
     def forward(
@@ -147,15 +152,23 @@ class RNNFunction(torch.autograd.Function):
         reverse: bool,
     ):
         out, states = rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity)
-        ctx.save_for_backward(x, w_ih, w_hh, states, mask)
+        ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh, states, mask)
         ctx.config = (nonlinearity, b_ih is not None, trace, key, reverse)
         return out, states[-1]
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hT):
-        x, w_ih, w_hh, states, mask = ctx.saved_tensors
+        x, h0, w_ih, w_hh, b_ih, b_hh, states, mask = ctx.saved_tensors
         nonlinearity, has_bias, trace, key, reverse = ctx.config
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that differentiates again
+            check_no_graph(trace)
+
+            def rnn(x, h0, *params):
+                p = dict(zip(PARAM_ORDER, params, strict=True))
+                return reference.rnn_layer(x, h0, p, nonlinearity, mask)
+
+            grads = reference_backward(rnn, (x, h0, w_ih, w_hh, b_ih, b_hh), (d_out, d_hT))
+            return (*grads, *(None,) * 5)
         dx, dh0, dW_ih, dW_hh, db, dA = rnn_backward(
             d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bias
         )
@@ -207,6 +220,10 @@ class _RNNFamily:
 
     def _run_layer(self, x, state, params, mask, reverse, trace, key):
         out, hT = run_rnn_layer(x, state[0], params, mask, reverse, self.nonlinearity, trace, key)
+        return out, (hT,)
+
+    def _reference_layer(self, x, state, params, mask, reverse):
+        out, hT = reference.rnn_layer(x, *state, params, self.nonlinearity, mask, reverse)
         return out, (hT,)
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import BackendError
+
 
 @dataclass(frozen=True)
 class TraceKey:
@@ -46,6 +48,16 @@ class GradientTrace:
         with torch.no_grad():
             norms = torch.linalg.vector_norm(per_step_grads.flatten(1), dim=1)
         self.records.append(TraceRecord(key, quantity, norms.detach().cpu()))
+
+
+def check_no_graph(trace: GradientTrace | None) -> None:
+    """Refuses a backward with ``create_graph=True`` while recording: the records come from the
+    hand-derived backward, and that backward then runs autograd of the reference loop."""
+    if trace is not None:
+        raise BackendError(
+            "gradient-flow recording reads the hand-derived backward, which create_graph=True "
+            "replaces with autograd of the reference loop; record without create_graph"
+        )
 
 
 _active: list[GradientTrace] = []
