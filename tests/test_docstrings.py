@@ -9,6 +9,11 @@ import torch
 import seqlab
 
 MODULES = [
+    "seqlab.attention.additive",
+    "seqlab.attention.dot",
+    "seqlab.recurrent.rnn",
+    "seqlab.recurrent.lstm",
+    "seqlab.recurrent.gru",
     "seqlab.models.charlm",
     "seqlab.models.seq2seq",
     "seqlab.models.tagger",

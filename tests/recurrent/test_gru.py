@@ -202,3 +202,40 @@ def test_repr_names_the_variant():
     assert repr(seqlab.GRU(3, 4, reset="before", layer_norm=True)) == (
         "GRU(3, 4, reset='before', layer_norm=True)"
     )
+
+
+def test_lecture_form_weights_load_by_negating_the_z_rows():
+    """The lecture's GRU keeps the old state with 1 - z: h_t = (1 - z) ⊙ h_{t-1} + z ⊙ h̃_t,
+    h̃_t = tanh(W x_t + U (r ⊙ h_{t-1}) + b). Its weights, with the z rows negated (σ(-a) =
+    1 - σ(a)), give the same states in seqlab's GRU(reset="before")."""
+    torch.manual_seed(3)
+    I, H, T, B = 4, 5, 7, 3
+    lecture = {
+        gate: (
+            torch.randn(H, I, dtype=F64),
+            torch.randn(H, H, dtype=F64),
+            torch.randn(H, dtype=F64),
+        )
+        for gate in "rzh"
+    }
+    x = torch.randn(T, B, I, dtype=F64)
+    h, expected = torch.zeros(B, H, dtype=F64), []
+    for t in range(T):  # the lecture's loop, written out
+        W_r, U_r, b_r = lecture["r"]
+        W_z, U_z, b_z = lecture["z"]
+        W_h, U_h, b_h = lecture["h"]
+        r = torch.sigmoid(x[t] @ W_r.T + h @ U_r.T + b_r)
+        z = torch.sigmoid(x[t] @ W_z.T + h @ U_z.T + b_z)
+        candidate = torch.tanh(x[t] @ W_h.T + (r * h) @ U_h.T + b_h)
+        h = (1 - z) * h + z * candidate
+        expected.append(h)
+    module = seqlab.GRU(I, H, reset="before", backend="seqlab", dtype=F64)
+    sign = {"r": 1.0, "z": -1.0, "h": 1.0}  # seqlab's z is the lecture's 1 - z
+    with torch.no_grad():
+        module.weight_ih_l0.copy_(torch.cat([sign[g] * lecture[g][0] for g in "rzh"]))
+        module.weight_hh_l0.copy_(torch.cat([sign[g] * lecture[g][1] for g in "rzh"]))
+        module.bias_ih_l0.copy_(torch.cat([sign[g] * lecture[g][2] for g in "rzh"]))
+        module.bias_hh_l0.zero_()
+    out, h_n = module(x)
+    torch.testing.assert_close(out, torch.stack(expected), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(h_n[0], expected[-1], rtol=1e-12, atol=1e-12)

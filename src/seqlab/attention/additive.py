@@ -118,16 +118,36 @@ def _check_size(name: str, value) -> None:
 
 
 class AdditiveAttention(nn.Module):
-    r"""Bahdanau attention: ``e_ij = vᵀ tanh(W s_i + U h_j + b)``, ``c_i = Σ_j α_ij h_j``.
+    r"""Bahdanau attention: ``e_ij = vᵀ tanh(W s_i + U h_j + b)``, ``α_ij = softmax_j(e_ij)``,
+    ``c_i = Σ_j α_ij h_j``, with a hand-derived backward of its core (module docstring).
 
-    Args: ``query_size`` Q (the decoder state), ``key_size`` K (the encoder outputs),
-    ``attention_size`` A. Parameters: ``query_proj`` = ``nn.Linear(Q, A, bias=False)`` (W),
-    ``key_proj`` = ``nn.Linear(K, A)`` (U, b), ``score`` (A,) (v), drawn from
-    U(-1/√A, 1/√A). ``device`` and ``dtype`` go to every parameter, as in ``torch.nn``.
+    Args:
+        query_size: Q, the decoder state's size. key_size: K, the encoder outputs' size.
+        attention_size: A. device, dtype: of the parameters, as in torch.
 
-    ``forward(query, keys, mask=None, projected_keys=None)``: query (B, Q) or (B, T, Q), keys
-    (B, S, K), mask (B, S) or (B, T, S) bool, projected_keys (B, S, A) from
-    :meth:`project_keys` -> (context (B, K) or (B, T, K), weights (B, S) or (B, T, S)).
+    Inputs: ``query, keys, mask=None, projected_keys=None``:
+
+    - ``query``: (B, Q) for one decoder step (B may be batch × beam), or (B, T, Q) for T
+      queries at once.
+    - ``keys``: (B, S, K). ``mask``: (B, S) or (B, T, S) bool, True at real positions;
+      masked positions get weight exactly 0.
+    - ``projected_keys``: (B, S, A) from :meth:`project_keys`, computed once per source and
+      passed to every step.
+
+    Outputs: ``(context, weights)``: context (B, K) or (B, T, K); weights α (B, S) or
+    (B, T, S), returned, never stored on the module.
+
+    Attributes: ``query_proj`` = ``nn.Linear(Q, A, bias=False)`` (W), ``key_proj`` =
+    ``nn.Linear(K, A)`` (U, b), ``score`` (A,) (v), drawn from U(-1/√A, 1/√A).
+
+    Example::
+
+        >>> attention = seqlab.attention.AdditiveAttention(query_size=8, key_size=6,
+        ...                                                 attention_size=5)
+        >>> keys, mask = torch.randn(2, 4, 6), torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]).bool()
+        >>> context, weights = attention(torch.randn(2, 8), keys, mask)
+        >>> context.shape, weights[1, 2:].tolist()
+        (torch.Size([2, 6]), [0.0, 0.0])
     """
 
     def __init__(

@@ -48,10 +48,18 @@ def general_reference(query: Tensor, weight: Tensor, keys: Tensor, mask: Tensor 
 
 
 class DotAttention(nn.Module):
-    r"""Luong "dot" attention: ``e_ij = s_iᵀ h_j``, ``c_i = Σ_j α_ij h_j``; no parameters.
+    """Luong's "dot" score ``e_ij = s_iᵀ h_j`` (query and keys of one size), softmax, context.
 
-    ``forward(query, keys, mask=None)``: query (B, Q) or (B, T, Q), keys (B, S, K) with Q == K,
-    mask (B, S) or (B, T, S) bool -> (context (B, K) or (B, T, K), weights (B, S) or (B, T, S)).
+    Inputs: ``query`` (B, K) or (B, T, K), ``keys`` (B, S, K), ``mask`` (B, S) or (B, T, S)
+    bool, True at real positions. Outputs: ``(context (B[, T], K), weights (B[, T], S))``.
+    No parameters.
+
+    Example::
+
+        >>> context, weights = seqlab.attention.DotAttention()(torch.randn(2, 6),
+        ...                                                     torch.randn(2, 4, 6))
+        >>> context.shape, torch.allclose(weights.sum(-1), torch.ones(2))
+        (torch.Size([2, 6]), True)
     """
 
     def forward(
@@ -63,13 +71,19 @@ class DotAttention(nn.Module):
 
 
 class GeneralAttention(nn.Module):
-    r"""Luong "general" attention: ``e_ij = s_iᵀ W_a h_j``, ``c_i = Σ_j α_ij h_j``.
+    """Luong's "general" score ``e_ij = s_iᵀ W_a h_j``, softmax, context.
 
-    Args: ``query_size`` Q, ``key_size`` K; ``device``, ``dtype`` as in ``torch.nn``.
-    Parameter: ``weight`` (Q, K) = W_a, drawn from U(-1/√K, 1/√K).
+    Args: ``query_size`` Q, ``key_size`` K; device, dtype of the parameter.
+    Inputs: ``query`` (B, Q) or (B, T, Q), ``keys`` (B, S, K), ``mask`` (B, S) or (B, T, S)
+    bool, True at real positions. Outputs: ``(context (B[, T], K), weights (B[, T], S))``.
+    Attributes: ``weight`` (Q, K) = W_a, drawn from U(-1/√K, 1/√K).
 
-    ``forward(query, keys, mask=None)``: query (B, Q) or (B, T, Q), keys (B, S, K), mask
-    (B, S) or (B, T, S) bool -> (context (B, K) or (B, T, K), weights (B, S) or (B, T, S)).
+    Example::
+
+        >>> attention = seqlab.attention.GeneralAttention(query_size=8, key_size=6)
+        >>> context, weights = attention(torch.randn(2, 3, 8), torch.randn(2, 4, 6))
+        >>> context.shape, weights.shape
+        (torch.Size([2, 3, 6]), torch.Size([2, 3, 4]))
     """
 
     def __init__(self, query_size: int, key_size: int, *, device=None, dtype=None):

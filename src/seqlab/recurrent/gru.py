@@ -433,26 +433,65 @@ class _GRUFamily:
 
 
 class GRU(_GRUFamily, RecurrentBase):
-    r"""Multi-layer GRU, a drop-in twin of :class:`torch.nn.GRU` with the lecture's variants.
+    r"""Multi-layer GRU, a drop-in twin of :class:`torch.nn.GRU` with the lecture's reset form,
+    layer norm and a hand-derived backward.
 
-    Per layer and direction (module docstring for the BPTT)::
+    For each layer and direction, torch's equations and names (gates stacked r, z, n)::
 
         r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
         z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
-        n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))      reset="after"
-        n_t = tanh(W_in x_t + b_in + W_hn (r_t ⊙ h_{t-1}) + b_hn)      reset="before"
+        n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))      reset="after" (torch)
+        n_t = tanh(W_in x_t + b_in + W_hn (r_t ⊙ h_{t-1}) + b_hn)      reset="before" (Cho et
+                                                                       al. 2014, the lecture)
         h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
 
-    Shapes: input (L, N, H_in) = (T, B, I), or (B, T, I) with ``batch_first``; h_0 and h_n
-    (D·num_layers, B, H); output (T, B, D·H). Parameters, torch's names and gate order r, z, n:
-    ``weight_ih_l{k}{_reverse}`` (3H, I or D·H) = [W_ir; W_iz; W_in], ``weight_hh_l{k}`` (3H, H),
-    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (3H,); with ``layer_norm`` also ``ln_ih_weight_l{k}``,
-    ``ln_ih_bias_l{k}``, ``ln_hh_weight_l{k}``, ``ln_hh_bias_l{k}`` (3H,). Equivalent to
-    :func:`seqlab.recurrent.reference.gru_layer` per layer and direction.
+    **Gate convention.** seqlab, torch and Cho et al. keep the old state with z:
+    ``h_t = (1 − z_t) ⊙ h̃_t + z_t ⊙ h_{t−1}``. The lecture writes
+    ``h_t = (1 − z_t) ⊙ h_{t−1} + z_t ⊙ h̃_t``: its z is our 1 − z, so lecture weights load by
+    negating the z rows (W_iz, W_hz, b_iz, b_hz) — σ(−a) = 1 − σ(a). With ``layer_norm=True``
+    the input and recurrent projections are normalised before the biases are added (Ba et al.
+    2016). The BPTT equations are in :mod:`seqlab.recurrent.gru`;
+    :func:`seqlab.recurrent.reference.gru_layer` is the plain loop.
 
-    Args: as :class:`torch.nn.GRU` (``input_size, hidden_size, num_layers, bias, batch_first,
-    dropout, bidirectional``), plus ``reset`` ("after", torch's form, or "before", Cho et al.
-    2014), ``layer_norm`` (Ba et al. 2016) and ``backend`` ("auto", "seqlab" or "torch").
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional: as
+            :class:`torch.nn.GRU`.
+        reset: ``"after"`` (torch's and cuDNN's form) or ``"before"`` (the lecture's).
+        layer_norm: layer-normalised projections.
+        backend: ``"auto"`` (default: seqlab's kernel on the CPU, where it beats ATen's loop;
+            cuDNN on a GPU where the configuration is torch's), ``"seqlab"`` or ``"torch"``.
+        device, dtype: of the parameters, as in torch.
+
+    Inputs: ``input, h_0`` (and ``lengths``):
+
+    - ``input``: (L, N, H_in) = (T, B, I), (N, L, H_in) with ``batch_first=True``, (L, H_in)
+      for one unbatched sequence, or a :class:`~torch.nn.utils.rnn.PackedSequence`.
+    - ``h_0``: (D·num_layers, N, H), or (D·num_layers, H) for one unbatched sequence; zeros
+      if omitted.
+    - ``lengths`` (N,) int, optional: the valid length of each padded sequence (what packing
+      does, without packing); past its length a sequence outputs zeros and keeps its state.
+
+    Outputs: ``output, h_n``:
+
+    - ``output``: (L, N, D·H) (batch first with ``batch_first``; a PackedSequence for one):
+      the last layer's h_t at every step.
+    - ``h_n``: (D·num_layers, N, H), the final state of every layer and direction.
+
+    where N = batch, L = sequence length, D = 2 if bidirectional else 1, H_in = input_size,
+    H = hidden_size.
+
+    Attributes (torch's names; ``_reverse`` for the backward direction):
+        weight_ih_l{k}: (3H, H_in) for k = 0, else (3H, D·H), rows [W_ir; W_iz; W_in].
+        weight_hh_l{k}: (3H, H). bias_ih_l{k}, bias_hh_l{k}: (3H,).
+        ln_ih_weight/bias_l{k}, ln_hh_weight/bias_l{k}: (3H,) with ``layer_norm``.
+        Initialised from U(-1/√H, 1/√H) as torch.
+
+    Example::
+
+        >>> gru = seqlab.GRU(32, 128, batch_first=True, reset="before")
+        >>> output, h_n = gru(torch.randn(4, 50, 32))
+        >>> output.shape, h_n.shape
+        (torch.Size([4, 50, 128]), torch.Size([1, 4, 128]))
     """
 
     def __init__(
@@ -484,7 +523,22 @@ class GRU(_GRUFamily, RecurrentBase):
 
 
 class GRUCell(_GRUFamily, CellBase):
-    """One GRU step, a twin of :class:`torch.nn.GRUCell` with ``reset`` and ``layer_norm``."""
+    """One GRU step, a twin of :class:`torch.nn.GRUCell` with ``reset`` and ``layer_norm``.
+
+    Inputs: ``input`` (N, H_in) or (H_in,), and the state h (N, H) (zeros if
+    omitted).
+    Output: the next state in the same form. Parameters as the sequence module's layer 0,
+    without the ``_l0`` suffix (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` ...), so
+    a ``state_dict`` moves to and from :class:`torch.nn.GRUCell`. The seqlab path runs the
+    sequence kernel for one step: the cell and the sequence module share one backward.
+
+    Example::
+
+        >>> cell = seqlab.GRUCell(10, 20)
+        >>> h = cell(torch.randn(3, 10))
+        >>> h.shape
+        torch.Size([3, 20])
+    """
 
     def __init__(
         self, input_size, hidden_size, bias=True, *, reset="after", layer_norm=False, **kwargs

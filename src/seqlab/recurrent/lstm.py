@@ -438,18 +438,73 @@ class _LSTMFamily:
 
 
 class LSTM(_LSTMFamily, RecurrentBase):
-    r"""LSTM, a drop-in twin of :class:`torch.nn.LSTM` with peephole and layer-norm variants.
+    r"""Multi-layer LSTM, a drop-in twin of :class:`torch.nn.LSTM` with peephole and layer-norm
+    variants and a hand-derived backward.
 
-    Equations and BPTT in this module's docstring. Parameters as torch:
-    ``weight_ih_l{k}{_reverse}`` (4H, I or D·H_out), ``weight_hh_l{k}`` (4H, H_out),
-    ``bias_ih_l{k}``/``bias_hh_l{k}`` (4H,), gates i, f, g, o, with H_out = ``proj_size`` or
-    H; ``weight_hr_l{k}`` (P, H) with ``proj_size=P > 0`` (h_t = W_hr (o_t ⊙ tanh c_t); h_0,
-    h_n and the output then have P features, c_0 and c_n H); plus ``weight_peephole_l{k}``
-    and ``ln_*_l{k}`` for the variants.
+    For each layer and direction, in the lecture's notation with torch's names (gates stacked
+    i, f, g, o as in torch)::
 
-    Args: as :class:`torch.nn.LSTM` (``input_size, hidden_size, num_layers, bias, batch_first,
-    dropout, bidirectional, proj_size``), plus ``peephole`` (None, "diagonal", "full"),
-    ``layer_norm`` and ``backend`` ("auto", "seqlab", "torch").
+        A_t = W x_t + U h_{t-1} + b          W = weight_ih_l{k}, U = weight_hh_l{k}
+        i_t = σ(A_i [+ p_i ⊙ c_{t-1}])       b = bias_ih_l{k} + bias_hh_l{k}
+        f_t = σ(A_f [+ p_f ⊙ c_{t-1}])       [ ] only with peephole="diagonal"
+        g_t = tanh(A_g)
+        c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+        o_t = σ(A_o [+ p_o ⊙ c_t | + V_o c_t])   V_o: peephole="full", the lecture's output gate
+        h_t = o_t ⊙ tanh(c_t)                (proj_size=P: h_t = W_hr (o_t ⊙ tanh(c_t)))
+
+    With ``layer_norm=True`` (Ba et al. 2016): A_t = LN(W x_t) + LN(U h_{t-1}) + b and
+    h_t = o_t ⊙ tanh(LN(c_t)). Layer k > 0 reads the previous layer's output; between layers,
+    dropout with probability ``dropout`` in training. The BPTT equations are in
+    :mod:`seqlab.recurrent.lstm`; :func:`seqlab.recurrent.reference.lstm_layer` is the plain
+    loop.
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+            proj_size: as :class:`torch.nn.LSTM`.
+        peephole: ``None`` (torch's LSTM), ``"diagonal"`` (Gers & Schmidhuber: p_i, p_f, p_o)
+            or ``"full"`` (the lecture's V_o c_t in the output gate).
+        layer_norm: layer-normalised gates and cell.
+        backend: ``"auto"`` (default: oneDNN's / cuDNN's fused kernel where the configuration
+            is torch's and nothing needs the hand-derived path), ``"seqlab"`` (always the
+            hand-derived forward and backward) or ``"torch"`` (always torch's kernel).
+        device, dtype: of the parameters, as in torch.
+
+    Inputs: ``input, h_0`` (and ``lengths``):
+
+    - ``input``: (L, N, H_in) = (T, B, I), (N, L, H_in) with ``batch_first=True``, (L, H_in)
+      for one unbatched sequence, or a :class:`~torch.nn.utils.rnn.PackedSequence`.
+    - ``(h_0, c_0)``: h_0 (D·num_layers, N, H_out) and c_0 (D·num_layers, N, H), without N
+      for one unbatched sequence; zeros if omitted.
+    - ``lengths`` (N,) int, optional: the valid length of each padded sequence (what packing
+      does, without packing); past its length a sequence outputs zeros and keeps its state.
+
+    Outputs: ``output, (h_n, c_n)``:
+
+    - ``output``: (L, N, D·H_out) (batch first with ``batch_first``; a PackedSequence for one):
+      the last layer's h_t at every step.
+    - ``(h_n, c_n)``: the final hidden and cell states, shaped as h_0 and c_0.
+
+    where N = batch, L = sequence length, D = 2 if bidirectional else 1, H_in = input_size,
+    H = hidden_size, H_out = proj_size if it is > 0, else H.
+
+    Attributes (torch's names; ``_reverse`` for the backward direction):
+        weight_ih_l{k}: (4H, H_in) for k = 0, else (4H, D·H_out), rows [W_i; W_f; W_g; W_o].
+        weight_hh_l{k}: (4H, H_out). bias_ih_l{k}, bias_hh_l{k}: (4H,).
+        weight_hr_l{k}: (P, H) with ``proj_size=P``.
+        weight_peephole_l{k}: (3, H) = [p_i; p_f; p_o] ("diagonal") or (H, H) = V_o ("full").
+        ln_ih_weight/bias_l{k}, ln_hh_weight/bias_l{k}: (4H,); ln_c_weight/bias_l{k}: (H,).
+        Initialised from U(-1/√H, 1/√H) as torch; layer-norm gains at 1 and shifts at 0.
+
+    Example::
+
+        >>> lstm = seqlab.LSTM(16, 64, num_layers=2, batch_first=True, peephole="full")
+        >>> x, lengths = torch.randn(8, 100, 16), torch.randint(1, 101, (8,))
+        >>> output, (h_n, c_n) = lstm(x, lengths=lengths)
+        >>> output.shape, h_n.shape
+        (torch.Size([8, 100, 64]), torch.Size([2, 8, 64]))
+        >>> twin = torch.nn.LSTM(16, 64, num_layers=2, batch_first=True)
+        >>> seqlab.LSTM(16, 64, num_layers=2, batch_first=True).load_state_dict(twin.state_dict())
+        <All keys matched successfully>
     """
 
     def __init__(
@@ -483,7 +538,22 @@ class LSTM(_LSTMFamily, RecurrentBase):
 
 
 class LSTMCell(_LSTMFamily, CellBase):
-    """One LSTM step, a twin of :class:`torch.nn.LSTMCell` with the same variants as LSTM."""
+    """One LSTM step, a twin of :class:`torch.nn.LSTMCell` with the same variants as LSTM.
+
+    Inputs: ``input`` (N, H_in) or (H_in,), and the state, a tuple (h, c) of (N, H)
+    each (zeros if omitted).
+    Output: the next state in the same form. Parameters as the sequence module's layer 0,
+    without the ``_l0`` suffix (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` ...), so
+    a ``state_dict`` moves to and from :class:`torch.nn.LSTMCell`. The seqlab path runs the
+    sequence kernel for one step: the cell and the sequence module share one backward.
+
+    Example::
+
+        >>> cell = seqlab.LSTMCell(10, 20)
+        >>> h, c = cell(torch.randn(3, 10))
+        >>> h.shape, c.shape
+        (torch.Size([3, 20]), torch.Size([3, 20]))
+    """
 
     _auto_prefers_torch = True
 

@@ -228,14 +228,59 @@ class _RNNFamily:
 
 
 class RNN(_RNNFamily, RecurrentBase):
-    r"""Elman RNN, a drop-in twin of :class:`torch.nn.RNN` with sigmoid and linear options.
+    r"""Multi-layer Elman RNN, a drop-in twin of :class:`torch.nn.RNN` with sigmoid and linear
+    units and a hand-derived backward.
 
-    ``h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` per layer and direction (equations and
-    BPTT in this module's docstring). Parameters ``weight_ih_l{k}{_reverse}`` (H, I or D·H),
-    ``weight_hh_l{k}{_reverse}`` (H, H), ``bias_ih_l{k}``/``bias_hh_l{k}`` (H,), as in torch.
+    For each layer and direction, in the lecture's notation with torch's names (z_t = h_t)::
 
-    Args: as :class:`torch.nn.RNN` (``input_size, hidden_size, num_layers, nonlinearity, bias,
-    batch_first, dropout, bidirectional``), plus ``backend`` ("auto", "seqlab" or "torch").
+        A_{z_t} = W x_t + U z_{t-1} + b      W = weight_ih_l{k}, U = weight_hh_l{k},
+        z_t     = φ(A_{z_t})                 b = bias_ih_l{k} + bias_hh_l{k}
+
+    φ = ``nonlinearity``: ``"tanh"`` or ``"relu"`` as torch, plus ``"sigmoid"`` (the lecture's
+    σ units) and ``"linear"`` (φ(a) = a, where the spectrum of U alone sets the gradient's
+    decay). Layer k > 0 reads the previous layer's output (D·H features); between layers,
+    dropout with probability ``dropout`` in training. The BPTT equations are in
+    :mod:`seqlab.recurrent.rnn`; :func:`seqlab.recurrent.reference.rnn_layer` is the plain loop.
+
+    Args:
+        input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, dropout,
+            bidirectional: as :class:`torch.nn.RNN`.
+        backend: ``"auto"`` (default: torch's fused kernel where the configuration is torch's,
+            it is faster and nothing needs the hand-derived path), ``"seqlab"`` (always the
+            hand-derived forward and backward) or ``"torch"`` (always torch's kernel).
+        device, dtype: of the parameters, as in torch.
+
+    Inputs: ``input, h_0`` (and ``lengths``):
+
+    - ``input``: (L, N, H_in) = (T, B, I), (N, L, H_in) with ``batch_first=True``, (L, H_in)
+      for one unbatched sequence, or a :class:`~torch.nn.utils.rnn.PackedSequence`.
+    - ``h_0``: (D·num_layers, N, H), or (D·num_layers, H) for one unbatched sequence; zeros
+      if omitted.
+    - ``lengths`` (N,) int, optional: the valid length of each padded sequence (what packing
+      does, without packing); past its length a sequence outputs zeros and keeps its state.
+
+    Outputs: ``output, h_n``:
+
+    - ``output``: (L, N, D·H) (batch first with ``batch_first``; a PackedSequence for one):
+      the last layer's h_t at every step.
+    - ``h_n``: (D·num_layers, N, H), the final state of every layer and direction.
+
+    where N = batch, L = sequence length, D = 2 if bidirectional else 1, H_in = input_size,
+    H = hidden_size.
+
+    Attributes (torch's names; ``_reverse`` for the backward direction):
+        weight_ih_l{k}: (H, H_in) for k = 0, else (H, D·H). weight_hh_l{k}: (H, H).
+        bias_ih_l{k}, bias_hh_l{k}: (H,). Initialised from U(-1/√H, 1/√H) as torch.
+
+    Example::
+
+        >>> rnn = seqlab.RNN(10, 20, num_layers=2, nonlinearity="sigmoid")
+        >>> output, h_n = rnn(torch.randn(5, 3, 10))      # (T, B, I)
+        >>> output.shape, h_n.shape
+        (torch.Size([5, 3, 20]), torch.Size([2, 3, 20]))
+        >>> twin = torch.nn.RNN(10, 20, num_layers=2)      # weights move both ways
+        >>> seqlab.RNN(10, 20, num_layers=2).load_state_dict(twin.state_dict())
+        <All keys matched successfully>
     """
 
     def __init__(
@@ -265,7 +310,22 @@ class RNN(_RNNFamily, RecurrentBase):
 
 class RNNCell(_RNNFamily, CellBase):
     """One step of the Elman RNN, a twin of :class:`torch.nn.RNNCell` with sigmoid and linear
-    options."""
+    options.
+
+    Inputs: ``input`` (N, H_in) or (H_in,), and the state h (N, H) (zeros if
+    omitted).
+    Output: the next state in the same form. Parameters as the sequence module's layer 0,
+    without the ``_l0`` suffix (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` ...), so
+    a ``state_dict`` moves to and from :class:`torch.nn.RNNCell`. The seqlab path runs the
+    sequence kernel for one step: the cell and the sequence module share one backward.
+
+    Example::
+
+        >>> cell = seqlab.RNNCell(10, 20)
+        >>> h = cell(torch.randn(3, 10))
+        >>> h.shape
+        torch.Size([3, 20])
+    """
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", **kwargs):
         super().__init__(input_size, hidden_size, bias, nonlinearity=nonlinearity, **kwargs)
