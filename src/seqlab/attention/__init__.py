@@ -6,8 +6,8 @@ alignment weights (B[, T], S), returned rather than kept on the module. Imports 
 """
 
 from .additive import AdditiveAttention
+from .core import lengths_to_mask, masked_softmax
 from .dot import DotAttention, GeneralAttention
-from .masking import lengths_to_mask, masked_softmax
 
 __all__ = [
     "AdditiveAttention",

@@ -14,7 +14,7 @@ computes it once per source and a decoder passes it to every step as ``projected
 
 The core, from the projected query q = W s (B, T, A) and projected keys P = U h + b (B, S, A),
 is one ``autograd.Function`` with a hand-derived backward; with ∂E/∂e from
-:mod:`.masking` (softmax → context)::
+:mod:`.core` (softmax → context)::
 
     a_ij = tanh(q_i + P_j)        ∂E/∂z_ij = (∂E/∂e_ij v) ⊙ (1 - a_ij²)     (B, T, S, A)
     e_ij = vᵀ a_ij                ∂E/∂v = Σ_ij ∂E/∂e_ij a_ij
@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ..errors import InputError, ShapeError
 from ..functions import reference_backward
-from .masking import (
+from .core import (
     as_queries,
     check_inputs,
     masked_softmax,

@@ -13,7 +13,7 @@ Shapes: query (B, Q) for one step (B may be batch × beam) or (B, T, Q) for T qu
 The scores are one batched matrix product, ``(s W_a) hᵀ`` for "general" (projecting the query,
 T × Q × K per sequence, costs less than projecting S keys when T is small, as for a decoder
 step); autograd differentiates it. The softmax → context step is the hand-derived
-:class:`~seqlab.attention.masking.SoftmaxContextFunction` the additive attention shares.
+:class:`~seqlab.attention.core.SoftmaxContextFunction` the additive attention shares.
 Equivalent to :func:`dot_reference` and :func:`general_reference`.
 """
 
@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputError
-from .masking import SoftmaxContextFunction, as_queries, check_inputs, softmax_context_reference
+from .core import SoftmaxContextFunction, as_queries, check_inputs, softmax_context_reference
 
 
 def _attend(query: Tensor, scoring_query: Tensor, keys: Tensor, mask: Tensor | None):

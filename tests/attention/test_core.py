@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from seqlab.attention import lengths_to_mask, masked_softmax
-from seqlab.attention.masking import (
+from seqlab.attention.core import (
     SoftmaxContextFunction,
     softmax_context,
     softmax_context_reference,
