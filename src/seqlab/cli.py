@@ -96,12 +96,14 @@ def cmd_run(args) -> int:
                 "drop --preset/--set/--seed/--out (only --device may change)"
             )
         run = rundir.reopen(args.resume, distributed.Context(), expect=experiment.name)
-        if run.ctx.main and rundir.status(run) == "completed" and (run.dir / "report.md").exists():
-            print(
-                f"{run.dir} has finished (its summary says completed): nothing to resume.\n"
-                f"  report  {run.dir / 'report.md'}\n"
-                f"  to train more, start a new run: seqlab run {experiment.name} --out NEW_DIR"
-            )
+        if rundir.status(run) == "completed" and (run.dir / "report.md").exists():
+            if os.environ.get("RANK", "0") == "0":  # every torchrun rank reads the same files
+                print(
+                    f"{run.dir} has finished (its summary says completed): nothing to resume.\n"
+                    f"  report  {run.dir / 'report.md'}\n"
+                    f"  to train more, start a new run: seqlab run {experiment.name} --out "
+                    "NEW_DIR"
+                )
             return 0
         if args.device:
             run.cfg = dataclasses.replace(run.cfg, device=args.device)
