@@ -68,10 +68,9 @@ class TrainConfig:
     divergence_factor: float = 10.0
 
     def __post_init__(self):
-        for name in ("lr", "momentum", "beta1", "beta2", "weight_decay", "clip_norm"):
-            value = getattr(self, name)
-            check(math.isfinite(value), f"train.{name}", value, "a finite number")
-        for name in ("time_budget", "divergence_factor", "min_lr_ratio"):
+        floats = ("lr", "momentum", "beta1", "beta2", "weight_decay", "clip_norm", "time_budget",
+                  "divergence_factor", "min_lr_ratio")  # fmt: skip
+        for name in floats:
             value = getattr(self, name)
             check(math.isfinite(value), f"train.{name}", value, "a finite number")
         check(
@@ -193,8 +192,8 @@ class Trainer:
         self.valid_step = -1  # the step last validated
         self.train_loss = float("nan")
         self.first_loss = float("nan")  # the first step's loss (the divergence test's base)
-        # the logging window in progress: summed loss, steps, items (kept by checkpoints, so a
-        # resumed run logs the same mean as an uninterrupted one)
+        # this rank's logging window in progress: summed loss, steps, items (kept by checkpoints,
+        # so a resumed run logs the same mean as an uninterrupted one)
         self.window = [0.0, 0, 0]
         self._interrupted = False
 
@@ -227,9 +226,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
-        ranks = distributed.gather_objects(
-            {"carry": to_device(self.carry, "cpu"), "rng": rng_state(self.ctx.device)}, self.ctx
-        )
+        mine = {
+            "carry": to_device(self.carry, "cpu"),
+            "rng": rng_state(self.ctx.device),
+            "window": self.window,  # this rank's own losses since the last log
+        }
+        ranks = distributed.gather_objects(mine, self.ctx)
         return {
             "fingerprint": self.fingerprint,
             "world": self.ctx.world,
@@ -243,7 +245,6 @@ class Trainer:
             "last_valid": self.last_valid,
             "valid_step": self.valid_step,
             "train_loss": [self.train_loss, self.first_loss],
-            "window": self.window,
             "ranks": ranks,
         }
 
@@ -283,8 +284,8 @@ class Trainer:
         self.last_valid = state["last_valid"]
         self.valid_step = state.get("valid_step", -1)
         self.train_loss, self.first_loss = state.get("train_loss", [math.nan, math.nan])
-        self.window = list(state.get("window", [0.0, 0, 0]))
         mine = state["ranks"][self.ctx.rank]
+        self.window = list(mine.get("window", [0.0, 0, 0]))
         self.carry = to_device(mine["carry"], self.ctx.device)
         set_rng_state(mine["rng"], self.ctx.device)
         self.metrics.truncate_after(self.step)
