@@ -64,9 +64,12 @@ def cmd_list(args) -> int:
             default = " (default)" if preset == exp.default_preset else ""
             note = exp.preset_notes.get(preset, "")
             print(f"    --preset {preset:<9}{default:<10} {note}")
+        for command in exp.commands:
+            print(f"    then: seqlab {command.name} RUN_DIR ...  ({command.help})")
     print(
         "\nRun one with `seqlab run NAME [--preset P]`; `seqlab run NAME --help-config` lists "
-        "the keys --set can change."
+        "the keys --set can change;\n`seqlab report runs --out SITE` gathers run folders into "
+        "a gallery to browse."
     )
     return 0
 

@@ -1,7 +1,9 @@
-"""One time step with torch's cell interface: the base of ``RNNCell``, ``LSTMCell``, ``GRUCell``.
+"""One time step with torch's cell interface: ``RNNCell``, ``LSTMCell`` and ``GRUCell``.
 
-A family file mixes its hooks (see :mod:`.base`) into :class:`CellBase`; the seqlab path runs
-the family's sequence kernel with T = 1. Shapes: input (B, I) or (I,), state (B, H) or (H,).
+Each mixes its family's hooks (``_RNNFamily`` … in the family's file, see :mod:`.base`) into
+:class:`CellBase`; the seqlab path runs the family's sequence kernel with T = 1, so a cell and
+its sequence module share one hand-derived backward. Shapes: input (B, I) or (I,), state
+(B, H) or (H,).
 """
 
 from torch import _VF, Tensor, nn
@@ -9,6 +11,9 @@ from torch import _VF, Tensor, nn
 from ..errors import InputError, ShapeError
 from .base import _check_backend, _check_dtype_device, _check_size, _ParameterMixin, _shape
 from .compat import TorchCompat
+from .gru import _GRUFamily
+from .lstm import _LSTMFamily
+from .rnn import _RNNFamily
 from .trace import active_trace
 
 
@@ -103,3 +108,83 @@ class CellBase(TorchCompat, _ParameterMixin, nn.Module):
         if not batched:
             new = tuple(s.squeeze(0) for s in new)
         return new if self._has_cell_state else new[0]
+
+
+class RNNCell(_RNNFamily, CellBase):
+    """One step of the Elman RNN, a twin of :class:`torch.nn.RNNCell` with sigmoid and linear
+    options.
+
+    Inputs: ``input`` (N, H_in) or (H_in,), and the state h (N, H) (zeros if
+    omitted).
+    Output: the next state in the same form. Parameters as the sequence module's layer 0,
+    without the ``_l0`` suffix (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` ...), so
+    a ``state_dict`` moves to and from :class:`torch.nn.RNNCell`. The seqlab path runs the
+    sequence kernel for one step: the cell and the sequence module share one backward.
+
+    Example::
+
+        >>> cell = seqlab.RNNCell(10, 20)
+        >>> h = cell(torch.randn(3, 10))
+        >>> h.shape
+        torch.Size([3, 20])
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", **kwargs):
+        super().__init__(input_size, hidden_size, bias, nonlinearity=nonlinearity, **kwargs)
+
+
+class LSTMCell(_LSTMFamily, CellBase):
+    """One LSTM step, a twin of :class:`torch.nn.LSTMCell` with the same variants as LSTM.
+
+    Inputs: ``input`` (N, H_in) or (H_in,), and the state, a tuple (h, c) of (N, H)
+    each (zeros if omitted).
+    Output: the next state in the same form. Parameters as the sequence module's layer 0,
+    without the ``_l0`` suffix (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` ...), so
+    a ``state_dict`` moves to and from :class:`torch.nn.LSTMCell`. The seqlab path runs the
+    sequence kernel for one step: the cell and the sequence module share one backward.
+
+    Example::
+
+        >>> cell = seqlab.LSTMCell(10, 20)
+        >>> h, c = cell(torch.randn(3, 10))
+        >>> h.shape, c.shape
+        (torch.Size([3, 20]), torch.Size([3, 20]))
+    """
+
+    _auto_prefers_torch = True
+
+    def __init__(
+        self, input_size, hidden_size, bias=True, *, peephole=None, layer_norm=False, **kwargs
+    ):
+        super().__init__(
+            input_size, hidden_size, bias, peephole=peephole, layer_norm=layer_norm, **kwargs
+        )
+
+    def _set_variant(self, peephole=None, layer_norm=False) -> None:
+        super()._set_variant(peephole, layer_norm)  # torch.nn.LSTMCell has no projection
+
+
+class GRUCell(_GRUFamily, CellBase):
+    """One GRU step, a twin of :class:`torch.nn.GRUCell` with ``reset`` and ``layer_norm``.
+
+    Inputs: ``input`` (N, H_in) or (H_in,), and the state h (N, H) (zeros if
+    omitted).
+    Output: the next state in the same form. Parameters as the sequence module's layer 0,
+    without the ``_l0`` suffix (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` ...), so
+    a ``state_dict`` moves to and from :class:`torch.nn.GRUCell`. The seqlab path runs the
+    sequence kernel for one step: the cell and the sequence module share one backward.
+
+    Example::
+
+        >>> cell = seqlab.GRUCell(10, 20)
+        >>> h = cell(torch.randn(3, 10))
+        >>> h.shape
+        torch.Size([3, 20])
+    """
+
+    def __init__(
+        self, input_size, hidden_size, bias=True, *, reset="after", layer_norm=False, **kwargs
+    ):
+        super().__init__(
+            input_size, hidden_size, bias, reset=reset, layer_norm=layer_norm, **kwargs
+        )

@@ -46,7 +46,6 @@ from ..errors import InputError
 from ..functions import reference_backward
 from . import reference
 from .base import RecurrentBase, layer_norm_shapes, needs_grad
-from .cell import CellBase
 from .gemm import bind_add_linear_, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey, check_no_graph
@@ -462,23 +461,13 @@ class GRU(_GRUFamily, RecurrentBase):
             cuDNN on a GPU where the configuration is torch's), ``"seqlab"`` or ``"torch"``.
         device, dtype: of the parameters, as in torch.
 
-    Inputs: ``input, h_0`` (and ``lengths``):
-
-    - ``input``: (L, N, H_in) = (T, B, I), (N, L, H_in) with ``batch_first=True``, (L, H_in)
-      for one unbatched sequence, or a :class:`~torch.nn.utils.rnn.PackedSequence`.
-    - ``h_0``: (D·num_layers, N, H), or (D·num_layers, H) for one unbatched sequence; zeros
-      if omitted.
-    - ``lengths`` (N,) int, optional: the valid length of each padded sequence (what packing
-      does, without packing); past its length a sequence outputs zeros and keeps its state.
-
-    Outputs: ``output, h_n``:
-
-    - ``output``: (L, N, D·H) (batch first with ``batch_first``; a PackedSequence for one):
-      the last layer's h_t at every step.
-    - ``h_n``: (D·num_layers, N, H), the final state of every layer and direction.
-
-    where N = batch, L = sequence length, D = 2 if bidirectional else 1, H_in = input_size,
-    H = hidden_size.
+    Inputs: ``input`` (L, N, H_in), or (N, L, H_in) with ``batch_first``, or (L, H_in) for one
+    unbatched sequence, or a PackedSequence; ``h_0`` (D·num_layers, N, H), zeros if omitted;
+    ``lengths`` (N,), optional: each padded sequence's length (past it: zeros out, state kept,
+    as packing). Outputs: ``output`` (L, N, D·H), the last layer's h_t at every step (batch
+    first, or packed, like the input); ``h_n`` (D·num_layers, N, H), the final state of every
+    layer and direction. N batch, L length, D = 2 if bidirectional else 1, H_in input_size,
+    H hidden_size.
 
     Attributes (torch's names; ``_reverse`` for the backward direction):
         weight_ih_l{k}: (3H, H_in) for k = 0, else (3H, D·H), rows [W_ir; W_iz; W_in].
@@ -494,55 +483,10 @@ class GRU(_GRUFamily, RecurrentBase):
         (torch.Size([4, 50, 128]), torch.Size([1, 4, 128]))
     """
 
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        *,
-        reset="after",
-        layer_norm=False,
-        **kwargs,
-    ):
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            reset=reset,
-            layer_norm=layer_norm,
-            **kwargs,
-        )
-
-
-class GRUCell(_GRUFamily, CellBase):
-    """One GRU step, a twin of :class:`torch.nn.GRUCell` with ``reset`` and ``layer_norm``.
-
-    Inputs: ``input`` (N, H_in) or (H_in,), and the state h (N, H) (zeros if
-    omitted).
-    Output: the next state in the same form. Parameters as the sequence module's layer 0,
-    without the ``_l0`` suffix (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` ...), so
-    a ``state_dict`` moves to and from :class:`torch.nn.GRUCell`. The seqlab path runs the
-    sequence kernel for one step: the cell and the sequence module share one backward.
-
-    Example::
-
-        >>> cell = seqlab.GRUCell(10, 20)
-        >>> h = cell(torch.randn(3, 10))
-        >>> h.shape
-        torch.Size([3, 20])
-    """
-
-    def __init__(
-        self, input_size, hidden_size, bias=True, *, reset="after", layer_norm=False, **kwargs
-    ):
-        super().__init__(
-            input_size, hidden_size, bias, reset=reset, layer_norm=layer_norm, **kwargs
-        )
+    # One line per group, as torch.nn writes it: the signature reads at a glance.
+    # fmt: off
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, *, reset="after", layer_norm=False, **kwargs):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, reset=reset, layer_norm=layer_norm, **kwargs)
+    # fmt: on

@@ -1,23 +1,13 @@
-r"""The LSTM, with the peephole and layer-norm variants: forward and hand-derived BPTT.
+r"""The LSTM, with the peephole, layer-norm and projection variants: forward and hand-derived
+BPTT over a whole sequence.
 
-Equations (one layer, one direction), lecture notation beside ``torch.nn`` names. Gates are
-stacked in torch's order i, f, g, o in ``weight_ih`` (4H, I), ``weight_hh`` (4H, H) and the
-biases (4H,)::
-
-    A_t = W x_t + b + U h_{t-1}              W = weight_ih, U = weight_hh, b = bias_ih + bias_hh
-    i_t = σ(A_i + p_i ⊙ c_{t-1})             peephole terms only with peephole="diagonal"
-    f_t = σ(A_f + p_f ⊙ c_{t-1})
-    g_t = tanh(A_g)
-    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
-    o_t = σ(A_o + p_o ⊙ c_t)   or   σ(A_o + V_o c_t)   (peephole="full": the lecture's V_o)
-    h_t = o_t ⊙ tanh(c_t)      or   W_hr (o_t ⊙ tanh(c_t))   (proj_size=P: W_hr = weight_hr)
-
-``weight_peephole`` is [p_i; p_f; p_o] (3, H) for "diagonal" and V_o (H, H) for "full".
-With ``layer_norm=True`` (Ba et al. 2016): ``A_t = LN_ih(W x_t) + LN_hh(U h_{t-1}) + b`` with
-each LN over all 4H features, and ``h_t = o_t ⊙ tanh(LN_c(c_t))``; parameters ``ln_ih_*``,
-``ln_hh_*`` (4H,), ``ln_c_*`` (H,). Shapes: x (T, B, I), c_0 (B, H), h_0 (B, H_out), output
-(T, B, H_out), ``weight_hh`` (4H, H_out) with H_out = P with a projection, else H.
-The plain loop is :func:`seqlab.recurrent.reference.lstm_layer`.
+The forward equations, in the lecture's notation beside ``torch.nn``'s names, the shapes and
+the weight layout are in :class:`LSTM`'s docstring below (``help(seqlab.LSTM)``). In the
+kernels: gates stacked i, f, g, o in ``weight_ih`` (4H, I), ``weight_hh`` (4H, H_out) and the
+biases (4H,); ``A_t = W x_t + b + U h_{t-1}``; ``weight_peephole`` is [p_i; p_f; p_o] (3, H)
+("diagonal") or V_o (H, H) ("full"); ``layer_norm`` adds ``ln_ih_*``, ``ln_hh_*`` (4H,) and
+``ln_c_*`` (H,); x (T, B, I), c_0 (B, H), h_0 (B, H_out), output (T, B, H_out). The plain
+loop is :func:`seqlab.recurrent.reference.lstm_layer`.
 
 BPTT, with δh_t = ∂E/∂h_t and δc_t = ∂E/∂c_t (each from step t and from step t+1); with a
 projection, δh_t W_hr stands for δh_t below and ∂E/∂W_hr = Σ_t δh_tᵀ (o_t ⊙ tanh(c_t))::
@@ -41,7 +31,6 @@ from ..errors import InputError
 from ..functions import reference_backward
 from . import reference
 from .base import RecurrentBase, layer_norm_shapes, needs_grad
-from .cell import CellBase
 from .gemm import bind_add_linear_, bind_addmm, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
@@ -469,23 +458,13 @@ class LSTM(_LSTMFamily, RecurrentBase):
             hand-derived forward and backward) or ``"torch"`` (always torch's kernel).
         device, dtype: of the parameters, as in torch.
 
-    Inputs: ``input, h_0`` (and ``lengths``):
-
-    - ``input``: (L, N, H_in) = (T, B, I), (N, L, H_in) with ``batch_first=True``, (L, H_in)
-      for one unbatched sequence, or a :class:`~torch.nn.utils.rnn.PackedSequence`.
-    - ``(h_0, c_0)``: h_0 (D·num_layers, N, H_out) and c_0 (D·num_layers, N, H), without N
-      for one unbatched sequence; zeros if omitted.
-    - ``lengths`` (N,) int, optional: the valid length of each padded sequence (what packing
-      does, without packing); past its length a sequence outputs zeros and keeps its state.
-
-    Outputs: ``output, (h_n, c_n)``:
-
-    - ``output``: (L, N, D·H_out) (batch first with ``batch_first``; a PackedSequence for one):
-      the last layer's h_t at every step.
-    - ``(h_n, c_n)``: the final hidden and cell states, shaped as h_0 and c_0.
-
-    where N = batch, L = sequence length, D = 2 if bidirectional else 1, H_in = input_size,
-    H = hidden_size, H_out = proj_size if it is > 0, else H.
+    Inputs: ``input`` (L, N, H_in), or (N, L, H_in) with ``batch_first``, or (L, H_in) for one
+    unbatched sequence, or a PackedSequence; ``(h_0, c_0)`` (D·num_layers, N, H_out) and
+    (D·num_layers, N, H), zeros if omitted; ``lengths`` (N,), optional: each padded sequence's
+    length (past it: zeros out, state kept, as packing). Outputs: ``output`` (L, N, D·H_out),
+    the last layer's h_t at every step (batch first, or packed, like the input); ``(h_n,
+    c_n)`` shaped as ``(h_0, c_0)``. N batch, L length, D = 2 if bidirectional else 1, H_in
+    input_size, H hidden_size, H_out = proj_size if > 0, else H.
 
     Attributes (torch's names; ``_reverse`` for the backward direction):
         weight_ih_l{k}: (4H, H_in) for k = 0, else (4H, D·H_out), rows [W_i; W_f; W_g; W_o].
@@ -502,67 +481,16 @@ class LSTM(_LSTMFamily, RecurrentBase):
         >>> output, (h_n, c_n) = lstm(x, lengths=lengths)
         >>> output.shape, h_n.shape
         (torch.Size([8, 100, 64]), torch.Size([2, 8, 64]))
-        >>> twin = torch.nn.LSTM(16, 64, num_layers=2, batch_first=True)
-        >>> seqlab.LSTM(16, 64, num_layers=2, batch_first=True).load_state_dict(twin.state_dict())
+        >>> seqlab.LSTM(16, 64).load_state_dict(torch.nn.LSTM(16, 64).state_dict())
         <All keys matched successfully>
     """
 
-    def __init__(
-        self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        proj_size=0,
-        *,
-        peephole=None,
-        layer_norm=False,
-        **kwargs,
-    ):
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            proj_size=proj_size,
-            peephole=peephole,
-            layer_norm=layer_norm,
-            **kwargs,
-        )
-
-
-class LSTMCell(_LSTMFamily, CellBase):
-    """One LSTM step, a twin of :class:`torch.nn.LSTMCell` with the same variants as LSTM.
-
-    Inputs: ``input`` (N, H_in) or (H_in,), and the state, a tuple (h, c) of (N, H)
-    each (zeros if omitted).
-    Output: the next state in the same form. Parameters as the sequence module's layer 0,
-    without the ``_l0`` suffix (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` ...), so
-    a ``state_dict`` moves to and from :class:`torch.nn.LSTMCell`. The seqlab path runs the
-    sequence kernel for one step: the cell and the sequence module share one backward.
-
-    Example::
-
-        >>> cell = seqlab.LSTMCell(10, 20)
-        >>> h, c = cell(torch.randn(3, 10))
-        >>> h.shape, c.shape
-        (torch.Size([3, 20]), torch.Size([3, 20]))
-    """
-
-    _auto_prefers_torch = True
-
-    def __init__(
-        self, input_size, hidden_size, bias=True, *, peephole=None, layer_norm=False, **kwargs
-    ):
-        super().__init__(
-            input_size, hidden_size, bias, peephole=peephole, layer_norm=layer_norm, **kwargs
-        )
-
-    def _set_variant(self, peephole=None, layer_norm=False) -> None:
-        super()._set_variant(peephole, layer_norm)  # torch.nn.LSTMCell has no projection
+    # One line per group, as torch.nn writes it: the signature reads at a glance.
+    # fmt: off
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, *, peephole=None,
+                 layer_norm=False, **kwargs):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, proj_size=proj_size, peephole=peephole,
+                         layer_norm=layer_norm, **kwargs)
+    # fmt: on

@@ -33,7 +33,6 @@ from ..errors import InputError
 from ..functions import reference_backward
 from . import reference
 from .base import RecurrentBase
-from .cell import CellBase
 from .gemm import bind_add_linear_, linear, t_matmul
 from .pointwise import use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey, check_no_graph
@@ -250,23 +249,13 @@ class RNN(_RNNFamily, RecurrentBase):
             hand-derived forward and backward) or ``"torch"`` (always torch's kernel).
         device, dtype: of the parameters, as in torch.
 
-    Inputs: ``input, h_0`` (and ``lengths``):
-
-    - ``input``: (L, N, H_in) = (T, B, I), (N, L, H_in) with ``batch_first=True``, (L, H_in)
-      for one unbatched sequence, or a :class:`~torch.nn.utils.rnn.PackedSequence`.
-    - ``h_0``: (D·num_layers, N, H), or (D·num_layers, H) for one unbatched sequence; zeros
-      if omitted.
-    - ``lengths`` (N,) int, optional: the valid length of each padded sequence (what packing
-      does, without packing); past its length a sequence outputs zeros and keeps its state.
-
-    Outputs: ``output, h_n``:
-
-    - ``output``: (L, N, D·H) (batch first with ``batch_first``; a PackedSequence for one):
-      the last layer's h_t at every step.
-    - ``h_n``: (D·num_layers, N, H), the final state of every layer and direction.
-
-    where N = batch, L = sequence length, D = 2 if bidirectional else 1, H_in = input_size,
-    H = hidden_size.
+    Inputs: ``input`` (L, N, H_in), or (N, L, H_in) with ``batch_first``, or (L, H_in) for one
+    unbatched sequence, or a PackedSequence; ``h_0`` (D·num_layers, N, H), zeros if omitted;
+    ``lengths`` (N,), optional: each padded sequence's length (past it: zeros out, state kept,
+    as packing). Outputs: ``output`` (L, N, D·H), the last layer's h_t at every step (batch
+    first, or packed, like the input); ``h_n`` (D·num_layers, N, H), the final state of every
+    layer and direction. N batch, L length, D = 2 if bidirectional else 1, H_in input_size,
+    H hidden_size.
 
     Attributes (torch's names; ``_reverse`` for the backward direction):
         weight_ih_l{k}: (H, H_in) for k = 0, else (H, D·H). weight_hh_l{k}: (H, H).
@@ -278,8 +267,7 @@ class RNN(_RNNFamily, RecurrentBase):
         >>> output, h_n = rnn(torch.randn(5, 3, 10))      # (T, B, I)
         >>> output.shape, h_n.shape
         (torch.Size([5, 3, 20]), torch.Size([2, 3, 20]))
-        >>> twin = torch.nn.RNN(10, 20, num_layers=2)      # weights move both ways
-        >>> seqlab.RNN(10, 20, num_layers=2).load_state_dict(twin.state_dict())
+        >>> seqlab.RNN(10, 20).load_state_dict(torch.nn.RNN(10, 20).state_dict())  # both ways
         <All keys matched successfully>
     """
 
@@ -306,26 +294,3 @@ class RNN(_RNNFamily, RecurrentBase):
             nonlinearity=nonlinearity,
             **kwargs,
         )
-
-
-class RNNCell(_RNNFamily, CellBase):
-    """One step of the Elman RNN, a twin of :class:`torch.nn.RNNCell` with sigmoid and linear
-    options.
-
-    Inputs: ``input`` (N, H_in) or (H_in,), and the state h (N, H) (zeros if
-    omitted).
-    Output: the next state in the same form. Parameters as the sequence module's layer 0,
-    without the ``_l0`` suffix (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` ...), so
-    a ``state_dict`` moves to and from :class:`torch.nn.RNNCell`. The seqlab path runs the
-    sequence kernel for one step: the cell and the sequence module share one backward.
-
-    Example::
-
-        >>> cell = seqlab.RNNCell(10, 20)
-        >>> h = cell(torch.randn(3, 10))
-        >>> h.shape
-        torch.Size([3, 20])
-    """
-
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", **kwargs):
-        super().__init__(input_size, hidden_size, bias, nonlinearity=nonlinearity, **kwargs)
