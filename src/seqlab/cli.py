@@ -99,7 +99,7 @@ def cmd_run(args) -> int:
                 "drop --preset/--set/--seed/--out (only --device may change)"
             )
         run = rundir.reopen(args.resume, distributed.Context(), expect=experiment.name)
-        if rundir.status(run) == "completed" and (run.dir / "report.md").exists():
+        if run.status == "completed" and (run.dir / "report.md").exists():
             if os.environ.get("RANK", "0") == "0":  # every torchrun rank reads the same files
                 print(
                     f"{run.dir} has finished (its summary says completed): nothing to resume.\n"

@@ -53,8 +53,9 @@ class Finished:
 class Run:
     """One run of one experiment: its folder, configuration and process context.
 
-    ``resume``: the folder existed (``--resume``). ``created``: the folders this run made (the
-    topmost first), removed again if set-up fails before anything was trained.
+    ``resume``: the folder existed (``--resume``); ``status``: what its last session left in
+    ``summary.json`` (None: no summary yet). ``created``: the topmost folder this run made,
+    removed again if set-up fails before anything was trained (None: the folder was there).
     """
 
     experiment: Experiment
@@ -63,7 +64,8 @@ class Run:
     dir: Path
     ctx: Context
     resume: bool = False
-    created: list[Path] = field(default_factory=list)
+    status: str | None = None
+    created: Path | None = None
     artefacts: list[Artefact] = field(default_factory=list)
     earlier_duration: float = 0.0  # wall seconds of earlier sessions (from their summary)
     session_start: float = field(default_factory=time.monotonic)
@@ -192,8 +194,8 @@ class Run:
         user made, the files it wrote there."""
         if not self.ctx.main or self.resume:
             return
-        if self.created:
-            shutil.rmtree(self.created[0], ignore_errors=True)
+        if self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
             return
         for name in ("config.json", "env.json", LOCK):
             (self.dir / name).unlink(missing_ok=True)
@@ -261,9 +263,9 @@ def check_seed(cfg) -> None:
         raise ConfigError(f"seed={seed!r}: expected an integer in [0, 2**63)")
 
 
-def _make_folder(path: Path) -> list[Path]:
-    """Create ``path`` (and missing parents); the folders created, topmost first. An OS error
-    becomes a one-line ConfigError naming the folder."""
+def _make_folder(path: Path) -> Path | None:
+    """Create ``path`` (and missing parents); the topmost folder created (None: it existed).
+    An OS error becomes a one-line ConfigError naming the folder."""
     missing = [p for p in (path, *path.parents) if not p.exists()][::-1]
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -277,7 +279,7 @@ def _make_folder(path: Path) -> list[Path]:
         raise ConfigError(
             f"cannot use {path} as the run folder ({err.strerror or err}); choose a writable --out"
         ) from None
-    return missing
+    return missing[0] if missing else None
 
 
 def start(experiment: Experiment, preset: str | None, cfg, out: str | None, ctx: Context) -> Run:
@@ -285,7 +287,7 @@ def start(experiment: Experiment, preset: str | None, cfg, out: str | None, ctx:
     preset = preset or experiment.default_preset
     check_seed(cfg)
     path = Path(out) if out else default_dir(experiment.name)
-    created: list[Path] = []
+    created = None
     if ctx.main:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             how = (
@@ -334,15 +336,10 @@ def reopen(path: str, ctx: Context, expect: str | None = None) -> Run:
     run = Run(experiment, record.get("preset", "?"), cfg, Path(path), ctx, resume=True)
     summary = read_summary(run.dir) if ctx.main else None
     if summary is not None:
+        run.status = summary["status"]
         run.earlier_duration = summary["duration_s"]
         run.artefacts = [Artefact(a["path"], a["caption"], a["kind"]) for a in summary["artefacts"]]
     return run
-
-
-def status(run: Run) -> str | None:
-    """The status its last session left in ``summary.json`` (None: it wrote none)."""
-    summary = read_summary(run.dir)
-    return None if summary is None else summary["status"]
 
 
 def remove_leftovers(folder: Path) -> list[Path]:
