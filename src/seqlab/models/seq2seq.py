@@ -30,10 +30,12 @@ from ..config import check
 from ..data.vocab import PAD_ID
 from ..errors import InputError
 from .layers import BACKENDS, recurrent_cell, recurrent_layer
+from .layers import CELLS as LAYER_CELLS
 from .protocols import TranslationVariant, register_translation_model
 
 ATTENTIONS = ("additive", "general", "dot", "none")
-CELLS = ("gru", "lstm")
+# The decoder's state is one vector (GRU) or a pair (LSTM); the vanilla RNN is left out.
+CELLS = tuple(c for c in LAYER_CELLS if c != "rnn")
 
 
 @dataclass(frozen=True)
