@@ -181,7 +181,7 @@ class MultiheadAttention(nn.Module):
             if t.dim() != query.dim() or t.dim() not in (2, 3):
                 raise ShapeError(
                     f"{name} has shape {_shape(t)}; query, key and value must all be 3-D "
-                    f"({'(N, L, E)' if self.batch_first else '(L, N, E)'}) or all 2-D (L, E)"
+                    f"{'(N, L, E)' if self.batch_first else '(L, N, E)'} or all 2-D (L, E)"
                 )
             if t.shape[-1] != size:
                 raise ShapeError(

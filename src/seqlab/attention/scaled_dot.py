@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError, ShapeError
+from ..functions import reference_backward
 
 BACKENDS = ("auto", "seqlab", "torch")
 
@@ -247,17 +248,102 @@ def scaled_dot_product_attention(
 
 
 def _hand(q, k, v, mask, p, empty, need_weights):
-    """The explicit path (until the hand-derived Function lands): autograd over the equations."""
+    """The explicit path: the hand-derived Function on contiguous heads, Z drawn here."""
     keep = None
     if p > 0.0:
-        shape = (*q.shape[:3], k.shape[2])
+        shape = (*q.shape[:3], k.shape[2])  # (B, H, T, S)
         keep = torch.empty(shape, dtype=torch.bool, device=q.device).bernoulli_(1.0 - p)
+    # heads split from a projection are strided views: one copy each (autograd's matmul
+    # makes the same), so the Function's batched GEMMs read plain (B·H, n, d) blocks
+    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
+    return ScaledDotProductFunction.apply(q, k, v, mask, keep, p, empty, need_weights)
+
+
+def _reference_outputs(q, k, v, mask, keep, p, empty, need_weights):
     out, weights = attention_reference(q, k, v, mask, keep, p, empty)
     return out, (weights if need_weights else None)
+
+
+def _batches(t: Tensor) -> Tensor:
+    """(B, H, n, d) contiguous -> the (B·H, n, d) view the batched GEMMs take."""
+    return t.view(t.shape[0] * t.shape[1], t.shape[2], t.shape[3])
+
+
+class ScaledDotProductFunction(torch.autograd.Function):
+    """(q, k, v, mask, keep, p, empty, need_weights) -> (output (B, H, T, d_v), weights or None).
+
+    q, k, v contiguous (B, H, ·, ·); mask from :func:`merge_masks`; keep the dropout draw Z
+    (B, H, T, S) bool or None; empty from :func:`empty_rows`. Saves Q, K, V, A (and Z, and the
+    mask, which its caller holds anyway); the backward is the one in the module docstring.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, keep, p, empty, need_weights):
+        B, H, T, d = q.shape
+        S = k.shape[2]
+        # s = q kᵀ/√d: the scale rides in the GEMM
+        scores = torch.baddbmm(
+            q.new_empty(()), _batches(q), _batches(k).transpose(1, 2), beta=0.0, alpha=d**-0.5
+        )  # (B·H, T, S)
+        scores4 = scores.view(B, H, T, S)
+        if mask is not None:  # s += M
+            if mask.dtype == torch.bool:
+                scores4.masked_fill_(mask, -math.inf)
+            else:
+                scores4.add_(mask)
+        # a = softmax(s), in place: the scores are not needed again
+        weights = torch.softmax(scores, dim=-1, out=scores)  # (B·H, T, S)
+        if empty is not None:  # rows of -inf only came out NaN: the documented zero row
+            scores4.masked_fill_(empty, 0.0)
+        dropped = weights
+        if keep is not None:  # ã = a z/(1-p)
+            dropped = (weights * _batches(keep)).mul_(1.0 / (1.0 - p))
+        out = torch.bmm(dropped, _batches(v)).view(B, H, T, v.shape[3])  # o = ã v
+        ctx.save_for_backward(q, k, v, weights, keep, mask)
+        ctx.p, ctx.empty, ctx.need_weights = p, empty, need_weights
+        ctx.set_materialize_grads(False)  # weights read by nothing: d_weights arrives as None
+        return out, (dropped.view(B, H, T, S) if need_weights else None)
+
+    @staticmethod
+    def backward(ctx, d_out, d_weights):
+        q, k, v, weights, keep, mask = ctx.saved_tensors
+        p, empty, need_weights = ctx.p, ctx.empty, ctx.need_weights
+        if torch.is_grad_enabled():  # create_graph=True: a gradient that differentiates again
+            inputs = (q, k, v, mask, keep, p, empty, need_weights)
+            return tuple(reference_backward(_reference_outputs, inputs, (d_out, d_weights)))
+        B, H, T, d = q.shape
+        S, scale = k.shape[2], d**-0.5
+        if d_out is None:  # only the weights were read
+            d_out = v.new_zeros(B, H, T, v.shape[3])
+        d_out3 = _batches(d_out.contiguous())  # (B·H, T, d_v)
+        d_q = d_k = d_v = d_mask = None
+        # o = ã v:  dV = Ãᵀ dO,  dÃ = dO Vᵀ (+ what read the returned weights)
+        if ctx.needs_input_grad[2]:
+            dropped = weights if keep is None else (weights * _batches(keep)).mul_(1 / (1 - p))
+            d_v = torch.bmm(dropped.transpose(1, 2), d_out3).view(v.shape)
+            del dropped
+        d_alpha = torch.bmm(d_out3, _batches(v).transpose(1, 2))  # (B·H, T, S)
+        if d_weights is not None:
+            d_alpha += _batches(d_weights)
+        # ã = a z/(1-p):  dA = dÃ z/(1-p)
+        if keep is not None:
+            d_alpha.mul_(_batches(keep)).mul_(1.0 / (1.0 - p))
+        # a = softmax(s):  dS = A ⊙ (dA − rowsum(dA ⊙ A)), in place in dA
+        d_alpha.mul_(weights)
+        d_scores = d_alpha.addcmul_(weights, d_alpha.sum(-1, keepdim=True), value=-1.0)
+        # s = q kᵀ/√d + M:  dQ = dS K/√d,  dK = dSᵀ Q/√d,  dM = dS summed to M's shape
+        if ctx.needs_input_grad[0]:
+            d_q = torch.bmm(d_scores, _batches(k)).mul_(scale).view(q.shape)
+        if ctx.needs_input_grad[1]:
+            d_k = torch.bmm(d_scores.transpose(1, 2), _batches(q)).mul_(scale).view(k.shape)
+        if ctx.needs_input_grad[3]:
+            d_mask = d_scores.view(B, H, T, S).sum_to_size(mask.shape)
+        return d_q, d_k, d_v, d_mask, None, None, None, None
 
 
 __all__ = [
     "attention_reference",
     "causal_mask",
+    "ScaledDotProductFunction",
     "scaled_dot_product_attention",
 ]
