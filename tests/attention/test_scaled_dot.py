@@ -230,3 +230,21 @@ def test_bad_input_gets_one_line_errors():
         with pytest.raises(error, match=message) as caught:
             scaled_dot_product_attention(**args)
         assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_is_causal_with_a_mask_applies_both_and_with_the_causal_mask_itself_one(backend):
+    q, k, v = qkv(T=S)
+    extra = torch.rand(S, S) < 0.3
+    extra.fill_diagonal_(False)  # no empty row
+    both, _ = scaled_dot_product_attention(q, k, v, attn_mask=extra, is_causal=True,
+                                           backend=backend)  # fmt: skip
+    combined, _ = scaled_dot_product_attention(q, k, v, attn_mask=extra | causal_mask(S, S),
+                                               backend="seqlab")  # fmt: skip
+    torch.testing.assert_close(both, combined)
+    causal, _ = scaled_dot_product_attention(q, k, v, is_causal=True, backend="seqlab")
+    additive = torch.zeros(S, S, dtype=F64).masked_fill(causal_mask(S, S), -math.inf)
+    for hint in (causal_mask(S, S), additive):
+        out, _ = scaled_dot_product_attention(q, k, v, attn_mask=hint, is_causal=True,
+                                              backend=backend)  # fmt: skip
+        torch.testing.assert_close(out, causal)

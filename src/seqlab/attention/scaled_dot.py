@@ -192,6 +192,20 @@ def _torch_sdpa(q, k, v, mask, p, empty):
     return out if empty is None else out.masked_fill(empty, 0.0)
 
 
+def _is_the_causal_mask(mask, T: int, S: int) -> bool:
+    """Whether ``mask`` is exactly the (T, S) causal mask, bool or float (0 / -inf)."""
+    if not isinstance(mask, Tensor) or tuple(mask.shape) != (T, S):
+        return False
+    blocked = causal_mask(T, S, mask.device)
+    if mask.dtype == torch.bool:
+        return torch.equal(mask, blocked)
+    return (
+        mask.is_floating_point()
+        and torch.equal(mask == -math.inf, blocked)
+        and (not bool(mask.masked_select(~blocked).any()))
+    )
+
+
 def scaled_dot_product_attention(
     q: Tensor,
     k: Tensor,
@@ -240,11 +254,18 @@ def scaled_dot_product_attention(
     if not 0.0 <= dropout_p < 1.0:
         raise InputError(f"dropout_p={dropout_p}: expected a probability in [0, 1)")
     p = float(dropout_p) if training else 0.0
-    mask = merge_masks(q, k, attn_mask, key_padding_mask, is_causal)
-    empty = empty_rows(mask)
+    T, S = q.shape[2], k.shape[2]
+    is_causal = bool(is_causal) and T > 1  # one query at the end of the keys sees them all
+    if is_causal and _is_the_causal_mask(attn_mask, T, S):
+        attn_mask = None  # given as torch's modules take it, a copy of what is_causal applies
     if backend == "seqlab" or need_weights:
-        return _hand(q, k, v, mask, p, empty, need_weights)
-    return _torch_sdpa(q, k, v, mask, p, empty), None
+        mask = merge_masks(q, k, attn_mask, key_padding_mask, is_causal)
+        return _hand(q, k, v, mask, p, empty_rows(mask), need_weights)
+    if is_causal and T == S and attn_mask is None and key_padding_mask is None:
+        # the fused kernel skips the blocks above the diagonal rather than reading a mask
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True), None
+    mask = merge_masks(q, k, attn_mask, key_padding_mask, is_causal)
+    return _torch_sdpa(q, k, v, mask, p, empty_rows(mask)), None
 
 
 def _hand(q, k, v, mask, p, empty, need_weights):
