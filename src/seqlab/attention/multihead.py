@@ -13,10 +13,16 @@ with ``average_attn_weights=False`` (no N when unbatched).
 
 Masks follow torch: ``key_padding_mask`` (N, S) bool, True = padding; ``attn_mask`` (L, S) or
 (N·H, L, S), bool True = NOT allowed, or float added to the scores. ``is_causal=True`` applies
-the causal mask (aligned to the end of the keys) — with or without ``attn_mask``, where torch
-asks for the mask itself and takes the flag as a hint. A query row with every key masked out
-gets zeros (torch gives NaN there). The attention itself is
-:func:`~seqlab.attention.scaled_dot.scaled_dot_product_attention`.
+the causal mask (aligned to the end of the keys), with or without ``attn_mask``: torch asks for
+the mask itself and takes the flag as a hint; here a mask given beside the flag is applied too
+(when it is the causal mask itself, the fused kernel's causal mode runs instead of reading it).
+A query row with every key masked out gets zeros (torch's fused kernel does too; its explicit
+path, taken for the weights, gives NaN). The attention itself is
+:func:`~seqlab.attention.scaled_dot.scaled_dot_product_attention`; ``need_weights=False`` lets
+``backend="auto"`` take the fused kernel, so models that do not plot the weights should pass it.
+
+The weights returned are those the output was computed with: after dropout in training, as
+torch's. Nothing is kept on the module.
 
 Weight layout as torch's: ``in_proj_weight`` (3E, E) = [W_q; W_k; W_v] when kdim = vdim = E,
 else ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim), ``v_proj_weight`` (E, vdim);
