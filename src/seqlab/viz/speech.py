@@ -113,3 +113,37 @@ def separation_figure(spectrograms: list[tuple[str, object]], frame_s: float, to
     axes[-1].set_xlabel("time (s)")
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def mask_figure(mask, ideal, frame_s: float, top_hz: float) -> Figure:
+    """The predicted mask (F, T) above the ideal ratio mask (F, T), both in [0, 1]."""
+    fig = Figure(figsize=(9, 4.4), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    for ax, (name, m) in zip(axes, (("LSTM mask", mask), ("ideal ratio mask", ideal)), strict=True):
+        image = ax.imshow(m, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                          extent=(0, m.shape[1] * frame_s, 0, top_hz / 1000))  # fmt: skip
+        ax.set_ylabel("kHz")
+        ax.set_title(name, fontsize=9, loc="left")
+    fig.colorbar(image, ax=axes, label="share of the voice")
+    axes[-1].set_xlabel("time (s)")
+    return fig
+
+
+def improvement_figure(gains: list[float], ideal: list[float]) -> Figure:
+    """Per held-out mixture: the LSTM's SI-SDR improvement against the ideal mask's."""
+    fig = Figure(figsize=(9, 3.8), layout="constrained")
+    ax, bx = fig.subplots(1, 2)
+    ax.scatter(ideal, gains, s=14, alpha=0.7)
+    top = max(max(ideal), max(gains)) + 1
+    low = min(min(ideal), min(gains), 0) - 1
+    ax.plot([low, top], [low, top], color="0.5", ls="--", lw=0.8, label="equal")
+    ax.axhline(6, color="C3", ls=":", lw=1, label="target 6 dB")
+    ax.set(xlabel="ideal ratio mask (dB)", ylabel="LSTM mask (dB)",
+           title="SI-SDR improvement per held-out mixture")  # fmt: skip
+    ax.legend(fontsize=8)
+    bins = [low + (top - low) * i / 24 for i in range(25)]
+    bx.hist(gains, bins=bins, alpha=0.7, label=f"LSTM (mean {statistics.fmean(gains):.1f} dB)")
+    bx.hist(ideal, bins=bins, alpha=0.5, label=f"ideal (mean {statistics.fmean(ideal):.1f} dB)")
+    bx.set(xlabel="SI-SDR improvement (dB)", ylabel="mixtures")
+    bx.legend(fontsize=8)
+    return fig
