@@ -37,9 +37,9 @@ def test_the_decision_frame_is_where_the_final_class_holds_to_the_end():
     data = utterances([0, 1, 1], [((2, 6),), ((2, 6),), ((2, 6),)], 10)
     logits = decisions_to_logits(["0000000000", "0001111111", "1100001111"])
     found = measure(Scripted(logits), data, "a")
-    # row 0: decided from frame 0, the word's last frame is 5 -> -5; row 1: from 3 -> -2;
-    # row 2: pooled class 1 (6 of 10 frames), decided from frame 6 -> +1
-    assert found["accuracy"] == 1.0 and found["decision_offsets"] == [-5, -2, 1]
+    # row 0: right from frame 0, counted from the word's onset (2); its last frame is 5 -> -3;
+    # row 1: from 3 -> -2; row 2: pooled class 1 (6 of 10 frames), decided from frame 6 -> +1
+    assert found["accuracy"] == 1.0 and found["decision_offsets"] == [-3, -2, 1]
 
 
 def test_a_flip_counts_only_when_one_holds_until_two_begins_and_one_two_after():

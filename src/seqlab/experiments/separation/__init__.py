@@ -50,7 +50,7 @@ class SeparationConfig:
     valid_mixtures: int = 32
     test_mixtures: int = 100
     test_seconds: float = 4.0
-    examples: int = 3  # held-out mixtures written as WAV files
+    examples: int = 2  # held-out mixtures written as WAV files
     backend: str = "auto"
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(

@@ -95,7 +95,9 @@ def _part_a(a: dict) -> list[str]:
     lines += [
         "",
         "The decision frame of a held-out utterance classified right is the first frame from "
-        "which every frame's decision is the final class; it is compared with the word's last "
+        "which every frame's decision is the final class (the word's first frame when it holds "
+        "from before the word, as silence leaves the network near 50/50 and the decision "
+        "flickers there); it is compared with the word's last "
         'frame. "one" and "two" have one syllable each, so the end of the word is the end of the '
         "first syllable.",
         "",

@@ -81,8 +81,9 @@ def measure(model: FrameClassifier, data: UtteranceSet, part: str) -> dict:
     """Accuracy of the pooled decision, and where the frame-wise decision is made.
 
     Part (a): for each utterance classified right, the first frame from which every frame's
-    decision is the final class, minus the word's last frame (in frames; < 0: decided before
-    the word, its one syllable, ends). Part (b): the share of "one two" utterances whose
+    decision is the final class (the word's first frame if it holds from before the word),
+    minus the word's last frame (in frames; < 0: decided before the word, its one syllable,
+    ends). Part (b): the share of "one two" utterances whose
     decision is "one" at every frame from the onset of "one" to the frame before "two" begins
     and "one two" at every frame from some frame at or after that onset to the end (the flip);
     the share of "one" utterances decided "one" at every frame from the onset of the word on.
@@ -96,9 +97,10 @@ def measure(model: FrameClassifier, data: UtteranceSet, part: str) -> dict:
         for b, spans in enumerate(data.spans):
             if pooled[b] != data.y[b]:
                 continue
+            onset, end = spans[0]
             wrong = (decision[b] != pooled[b]).nonzero().flatten()
-            decided = int(wrong[-1]) + 1 if wrong.numel() else 0
-            offsets.append(decided - (spans[0][1] - 1))
+            decided = max(int(wrong[-1]) + 1 if wrong.numel() else 0, onset)
+            offsets.append(decided - (end - 1))
         out["decision_offsets"] = offsets
         return out
     flips, delays, steady, twos, ones = 0, [], 0, 0, 0
