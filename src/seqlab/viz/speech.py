@@ -107,7 +107,7 @@ def separation_figure(spectrograms: list[tuple[str, object]], frame_s: float, to
     for ax, (name, spec) in zip(axes, spectrograms, strict=True):
         T = spec.shape[1]
         ax.imshow(spec, origin="lower", aspect="auto", cmap="magma", vmin=low,
-                  extent=(0, T * frame_s, 0, top_hz / 1000))  # fmt: skip
+                  interpolation="nearest", extent=(0, T * frame_s, 0, top_hz / 1000))  # fmt: skip
         ax.set_ylabel("kHz")
         ax.set_title(name, fontsize=9, loc="left")
     axes[-1].set_xlabel("time (s)")
@@ -121,6 +121,7 @@ def mask_figure(mask, ideal, frame_s: float, top_hz: float) -> Figure:
     axes = fig.subplots(2, 1, sharex=True)
     for ax, (name, m) in zip(axes, (("LSTM mask", mask), ("ideal ratio mask", ideal)), strict=True):
         image = ax.imshow(m, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                          interpolation="nearest",
                           extent=(0, m.shape[1] * frame_s, 0, top_hz / 1000))  # fmt: skip
         ax.set_ylabel("kHz")
         ax.set_title(name, fontsize=9, loc="left")

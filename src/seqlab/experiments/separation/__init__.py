@@ -162,11 +162,13 @@ def write_examples(cfg, run: Run, model, found, mix, voice, music) -> list[dict]
         "spectrograms.png",
         "Log-magnitude spectrograms (dB) of held-out mixture 1: the mixture, the LSTM's "
         "estimate, the voice alone and the ideal ratio mask's resynthesis.",
+        dpi=90,
     )  # fmt: skip
     run.save_figure(
         plots.mask_figure(masks.numpy(), ideal.numpy(), cfg.hop / RATE, RATE / 2),
         "masks.png",
         "The LSTM's mask for held-out mixture 1 beside the ideal ratio mask |S|/(|S|+|N|).",
+        dpi=90,
     )
     run.save_figure(
         plots.improvement_figure(found["improvement"], found["ideal_improvement"]),
