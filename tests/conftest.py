@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -52,12 +53,29 @@ def bible_missing() -> bool:
     return not Path("/usr/share/sword/mods.d/engWEB2015eb.conf").exists()
 
 
+def speech_missing() -> bool:
+    """spoken-words and separation read Debian's voices, recordings and music; CI installs them
+    and sets SEQLAB_REQUIRE_SPEECH (then a missing package fails the run instead)."""
+    if os.environ.get("SEQLAB_REQUIRE_SPEECH"):
+        return False
+    tools = all(shutil.which(t) for t in ("espeak-ng", "flite"))
+    sounds = Path("/usr/share/asterisk/sounds/en_US_f_Allison").is_dir()
+    return not (tools and sounds and Path("/usr/share/asterisk/moh").is_dir())
+
+
+SPEECH_INSTALL = (
+    "needs the speech packages: apt-get install --no-install-recommends espeak-ng flite "
+    "asterisk-core-sounds-en-wav asterisk-moh-opsound-wav"
+)
+
 NEEDS = {
     "translate-bible": (
         bible_missing,
         "needs diatheke: apt-get install --no-install-recommends diatheke sword-text-web "
         "sword-text-sparv",
-    )
+    ),
+    "spoken-words": (speech_missing, SPEECH_INSTALL),
+    "separation": (speech_missing, SPEECH_INSTALL),
 }
 
 
