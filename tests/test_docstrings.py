@@ -11,11 +11,13 @@ import seqlab
 MODULES = [
     "seqlab.attention.additive",
     "seqlab.attention.dot",
+    "seqlab.attention.structured",
     "seqlab.recurrent.rnn",
     "seqlab.recurrent.lstm",
     "seqlab.recurrent.gru",
     "seqlab.models.charlm",
     "seqlab.models.seq2seq",
+    "seqlab.models.selfattentive",
     "seqlab.models.tagger",
     "seqlab.models.topologies",
 ]
