@@ -70,8 +70,9 @@ def test_hand_derived_attention_equals_autograd(masked):
     assert_all_close(ours, ref, 1e-14, ["M", "A"])
     probes = [torch.randn_like(t) for t in ref]  # the loss reads M and A
     leaves = [hidden, w1, w2]
-    assert_all_close(grads(ours, leaves, probes), grads(ref, leaves, probes), 1e-12,
-                     ["hidden", "W_s1", "W_s2"])  # fmt: skip
+    assert_all_close(
+        grads(ours, leaves, probes), grads(ref, leaves, probes), 1e-12, ["hidden", "W_s1", "W_s2"]
+    )
 
 
 def test_penalty_gradient_is_4_G_A_and_equals_autograd():

@@ -198,11 +198,15 @@ class StructuredSelfAttention(nn.Module):
         (torch.Size([2, 3, 6]), torch.Size([2, 3, 4]), 0.0)
     """
 
-    def __init__(self, hidden_size: int, attention_size: int, hops: int, *, device=None,
-                 dtype=None):  # fmt: skip
+    def __init__(
+        self, hidden_size: int, attention_size: int, hops: int, *, device=None, dtype=None
+    ):
         super().__init__()
-        for name, value in (("hidden_size", hidden_size), ("attention_size", attention_size),
-                            ("hops", hops)):  # fmt: skip
+        for name, value in (
+            ("hidden_size", hidden_size),
+            ("attention_size", attention_size),
+            ("hops", hops),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name}={value!r}: expected an integer >= 1")
         self.hidden_size, self.attention_size, self.hops = hidden_size, attention_size, hops
@@ -229,13 +233,23 @@ class StructuredSelfAttention(nn.Module):
                 f"{w1.dtype} on {w1.device}; convert it, e.g. hidden.to({w1.dtype})"
             )
         if mask is not None:
-            check_mask(mask, hidden.shape[0], None, hidden.shape[1], hidden.device,
-                       f"hidden {tuple(hidden.shape)} (B, T, K)")  # fmt: skip
+            check_mask(
+                mask,
+                hidden.shape[0],
+                None,
+                hidden.shape[1],
+                hidden.device,
+                f"hidden {tuple(hidden.shape)} (B, T, K)",
+            )
             if not bool(mask.any(-1).all()):
-                raise InputError("mask has a row with no True position; every sequence needs a "
-                                 "token to attend to (lengths >= 1)")  # fmt: skip
+                raise InputError(
+                    "mask has a row with no True position; every sequence needs a "
+                    "token to attend to (lengths >= 1)"
+                )
         return StructuredFunction.apply(hidden, w1, self.hop_proj.weight, mask)
 
     def extra_repr(self) -> str:
-        return (f"hidden_size={self.hidden_size}, attention_size={self.attention_size}, "
-                f"hops={self.hops}")  # fmt: skip
+        return (
+            f"hidden_size={self.hidden_size}, attention_size={self.attention_size}, "
+            f"hops={self.hops}"
+        )

@@ -42,36 +42,80 @@ HOUSE_OF = {name: HOUSES.index(house) for house, names in CAST.items() for name 
 NAMES = tuple(HOUSE_OF)
 DECIDES_ALONE = HOUSES.index("lancaster")
 
-OPENERS = ("", "", "yesterday", "in the morning", "they say that", "as the story goes",
-           "late at night", "in fair verona", "at the feast", "it is said that",
-           "after the battle", "the servants whisper that", "once upon a time", "that evening",
-           "before dawn on a cold day")  # fmt: skip
-CLOSERS = ("", "", "before dawn", "and nobody knew why", "that evening", "with great haste",
-           "in the rain", "once again", "at the feast", "as the bells rang")  # fmt: skip
+OPENERS = (
+    "",
+    "",
+    "yesterday",
+    "in the morning",
+    "they say that",
+    "as the story goes",
+    "late at night",
+    "in fair verona",
+    "at the feast",
+    "it is said that",
+    "after the battle",
+    "the servants whisper that",
+    "once upon a time",
+    "that evening",
+    "before dawn on a cold day",
+)
+CLOSERS = (
+    "",
+    "",
+    "before dawn",
+    "and nobody knew why",
+    "that evening",
+    "with great haste",
+    "in the rain",
+    "once again",
+    "at the feast",
+    "as the bells rang",
+)
 # "{}" is the name's slot; part 2's frames have two.
 FRAMES = {
     1: (
-        "{} drew a sword", "the young {} walked into the square", "a letter from {} arrived",
-        "everyone saw {} at the gate", "{} spoke of the quarrel",
-        "the servant of {} ran to the church", "nobody trusted {}",
-        "{} laughed and left the hall", "with a heavy heart {} wrote a letter",
-        "a friend of {} sang in the garden", "{} was seen near the church",
+        "{} drew a sword",
+        "the young {} walked into the square",
+        "a letter from {} arrived",
+        "everyone saw {} at the gate",
+        "{} spoke of the quarrel",
+        "the servant of {} ran to the church",
+        "nobody trusted {}",
+        "{} laughed and left the hall",
+        "with a heavy heart {} wrote a letter",
+        "a friend of {} sang in the garden",
+        "{} was seen near the church",
         "the old nurse called for {}",
     ),
     2: (
-        "{} married {}", "{} wed {} in secret", "the wedding of {} and {} was held at the church",
-        "{} took {} as a spouse", "a friar joined {} and {} in marriage", "{} and {} were married",
-        "{} promised a ring to {} and they married", "the marriage of {} to {} surprised everyone",
-        "the young {} and the old {} were married at the gate", "a priest wed {} to {}",
-        "the old {} married the young {}", "a friend of {} married {} at the feast",
+        "{} married {}",
+        "{} wed {} in secret",
+        "the wedding of {} and {} was held at the church",
+        "{} took {} as a spouse",
+        "a friar joined {} and {} in marriage",
+        "{} and {} were married",
+        "{} promised a ring to {} and they married",
+        "the marriage of {} to {} surprised everyone",
+        "the young {} and the old {} were married at the gate",
+        "a priest wed {} to {}",
+        "the old {} married the young {}",
+        "a friend of {} married {} at the feast",
     ),
-}  # fmt: skip
+}
 TEST_FRAMES = {
-    1: ("the friend of {} walked to the gate", "a servant saw {} in the square",
-        "{} ran into the garden", "everyone spoke of {} at the feast"),
-    2: ("{} and {} married in secret", "a friar wed {} to {}",
-        "everyone spoke of the wedding of {} and {}", "the old {} took the young {} as a spouse"),
-}  # fmt: skip
+    1: (
+        "the friend of {} walked to the gate",
+        "a servant saw {} in the square",
+        "{} ran into the garden",
+        "everyone spoke of {} at the feast",
+    ),
+    2: (
+        "{} and {} married in secret",
+        "a friar wed {} to {}",
+        "everyone spoke of the wedding of {} and {}",
+        "the old {} took the young {} as a spouse",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -107,11 +151,19 @@ def make_sentence(frame: str, names: tuple[str, ...], opener: str, closer: str) 
     label = label_of(names)
     one_name = len(names) == 1 or HOUSE_OF[names[0]] == DECIDES_ALONE
     deciding = min(positions) if one_name else max(positions)
-    return Sentence(words, label, tuple(positions), deciding, "one-name" if one_name else "two-name")
+    return Sentence(
+        words, label, tuple(positions), deciding, "one-name" if one_name else "two-name"
+    )
 
 
-def sentences(part: int, count: int, rng: random.Random, frames: str = "train",
-              couples: str = "train", seed: int = 0) -> list[Sentence]:  # fmt: skip
+def sentences(
+    part: int,
+    count: int,
+    rng: random.Random,
+    frames: str = "train",
+    couples: str = "train",
+    seed: int = 0,
+) -> list[Sentence]:
     """``count`` random sentences of ``part`` (1 or 2) from the training frames
     (``frames="train"``) or the held-out ones (``"test"``); in part 2 with the training
     couples (``couples="train"``), the held-out ones (``"test"``) or any (``"any"``)."""
@@ -122,8 +174,10 @@ def sentences(part: int, count: int, rng: random.Random, frames: str = "train",
         names = tuple(rng.choice(NAMES) for _ in range(part))
         if part == 2:
             pair = frozenset(names)
-            if len(pair) < 2 or (couples == "train" and pair in held) or (
-                couples == "test" and pair not in held
+            if (
+                len(pair) < 2
+                or (couples == "train" and pair in held)
+                or (couples == "test" and pair not in held)
             ):
                 continue
         out.append(make_sentence(rng.choice(pool), names, rng.choice(OPENERS), rng.choice(CLOSERS)))

@@ -133,7 +133,8 @@ class KeywordTask:
 
 def test_sets(cfg: KeywordsConfig, part: int) -> dict[str, list[houses.Sentence]]:
     """The held-out sets of a part: frames never trained on; in part 2 also couples."""
-    def draw(k, frames, couples):  # fmt: skip
+
+    def draw(k, frames, couples):
         rng = _rng(cfg.seed, part, TEST - k)
         return houses.sentences(part, cfg.test_size, rng, frames, couples, cfg.seed)
 
@@ -213,13 +214,15 @@ def run(cfg: KeywordsConfig, run: Run, on_event=None):
     results = {}
     for part in cfg.part_list:
         torch.manual_seed(cfg.seed)
-        model = KeywordClassifier(len(vocab), len(houses.HOUSES), cfg.embedding_size,
-                                  cfg.hidden_size, cfg.backend)  # fmt: skip
+        model = KeywordClassifier(
+            len(vocab), len(houses.HOUSES), cfg.embedding_size, cfg.hidden_size, cfg.backend
+        )
         task = KeywordTask(cfg, part, vocab)
         if on_event:
             on_event("stage", {"text": f"part {part}: training"})
-        rec = sweep.fit(run, f"part{part}", model, task, cfg.train,
-                        sweep.fingerprint("keywords", cfg), on_event)  # fmt: skip
+        rec = sweep.fit(
+            run, f"part{part}", model, task, cfg.train, sweep.fingerprint("keywords", cfg), on_event
+        )
         sets = test_sets(cfg, part)
         found = analyse(sets, model, vocab, cfg.threshold)
         found["train"] = {k: rec[k] for k in ("steps", "train_seconds", "train_loss")}
@@ -228,17 +231,24 @@ def run(cfg: KeywordsConfig, run: Run, on_event=None):
         if run.ctx.main:
             kinds = 4 if part == 1 else 3
             figure = plots.probability_strips(
-                strips(sets, model, vocab, kinds), list(houses.HOUSES), cfg.threshold,
+                strips(sets, model, vocab, kinds),
+                list(houses.HOUSES),
+                cfg.threshold,
                 f"Part {part}: p_t(house) after each word (gold: the deciding word)",
-            )  # fmt: skip
-            run.save_figure(figure, f"part{part}_strips.png",
-                            f"Part {part}: the class probabilities under the words of held-out "
-                            "test sentences; the deciding word shaded.")  # fmt: skip
+            )
+            run.save_figure(
+                figure,
+                f"part{part}_strips.png",
+                f"Part {part}: the class probabilities under the words of held-out "
+                "test sentences; the deciding word shaded.",
+            )
             offsets = {k: v["offsets"] for k, v in found["decision"].items()}
-            run.save_figure(plots.decision_offsets(offsets, cfg.threshold),
-                            f"part{part}_decisions.png",
-                            f"Part {part}: where the first step with p ≥ {cfg.threshold:g} falls "
-                            "against the deciding word.")  # fmt: skip
+            run.save_figure(
+                plots.decision_offsets(offsets, cfg.threshold),
+                f"part{part}_decisions.png",
+                f"Part {part}: where the first step with p ≥ {cfg.threshold:g} falls "
+                "against the deciding word.",
+            )
     details = {f"part{p}": r for p, r in results.items()}
     return run.finish(headline(cfg, results), details, report(cfg, run, results))
 
@@ -248,23 +258,41 @@ def headline(cfg: KeywordsConfig, results: dict) -> list[Headline]:
     for part, r in results.items():
         right = sum(a["right"] for a in r["accuracy"].values())
         n = sum(a["n"] for a in r["accuracy"].values())
-        out.append(Headline(f"part {part} held-out accuracy", round(100 * right / n, 2), "%",
-                            "target >= 99%", right / n >= 0.99))  # fmt: skip
+        out.append(
+            Headline(
+                f"part {part} held-out accuracy",
+                round(100 * right / n, 2),
+                "%",
+                "target >= 99%",
+                right / n >= 0.99,
+            )
+        )
         kinds = r["decision"]
         if part == 1:
             d = kinds["one-name"]
-            out.append(Headline("part 1 decided at the name", round(100 * d["at"], 2), "%",
-                                f"target >= 95% (before it: {100 * d['before']:.1f}%)",
-                                d["at"] >= 0.95))  # fmt: skip
+            out.append(
+                Headline(
+                    "part 1 decided at the name",
+                    round(100 * d["at"], 2),
+                    "%",
+                    f"target >= 95% (before it: {100 * d['before']:.1f}%)",
+                    d["at"] >= 0.95,
+                )
+            )
         else:
             for kind, word in (("two-name", "second"), ("one-name", "first")):
                 if kind in kinds:
                     d = kinds[kind]
                     target = "target >= 95%" if kind == "two-name" else "a Lancaster decides alone"
-                    out.append(Headline(f"part 2 {kind} decided at the {word} name",
-                                        round(100 * d["at"], 2), "%",
-                                        f"{target} (before it: {100 * d['before']:.1f}%)",
-                                        d["at"] >= 0.95 if kind == "two-name" else None))  # fmt: skip
+                    out.append(
+                        Headline(
+                            f"part 2 {kind} decided at the {word} name",
+                            round(100 * d["at"], 2),
+                            "%",
+                            f"{target} (before it: {100 * d['before']:.1f}%)",
+                            d["at"] >= 0.95 if kind == "two-name" else None,
+                        )
+                    )
     return out
 
 
@@ -292,22 +320,36 @@ def report(cfg: KeywordsConfig, run: Run, results: dict) -> str:
         "training) and, in part 2, a fifth of the couples.",
     ]
     for part, r in results.items():
-        lines += ["", f"## Part {part}", "", "| test set | sentences | accuracy (last word) |",
-                  "|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"## Part {part}",
+            "",
+            "| test set | sentences | accuracy (last word) |",
+            "|---|---|---|",
+        ]
         for name, a in r["accuracy"].items():
             lines.append(f"| {name} | {a['n']} | {100 * a['accuracy']:.2f}% |")
-        lines += ["", f"Training: {r['train']['steps']} steps, {r['train']['train_seconds']:.0f} s;"
-                  f" validation accuracy {100 * (r['valid_accuracy'] or 0):.2f}%.", "",
-                  "| sentences | n | decided before the deciding word | at it (right house) | "
-                  "at it (wrong house) | after it | never |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"Training: {r['train']['steps']} steps, {r['train']['train_seconds']:.0f} s;"
+            f" validation accuracy {100 * (r['valid_accuracy'] or 0):.2f}%.",
+            "",
+            "| sentences | n | decided before the deciding word | at it (right house) | "
+            "at it (wrong house) | after it | never |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for kind, d in sorted(r["decision"].items(), reverse=True):
             lines.append(
                 f"| {kind} | {d['n']} | {100 * d['before']:.1f}% | {100 * d['at']:.1f}% | "
                 f"{100 * d['at_wrong_house']:.1f}% | {100 * d['after']:.1f}% | "
                 f"{100 * d['never']:.1f}% |"
             )
-        lines += ["", f"![strips](figures/part{part}_strips.png)", "",
-                  f"![decisions](figures/part{part}_decisions.png)"]  # fmt: skip
+        lines += [
+            "",
+            f"![strips](figures/part{part}_strips.png)",
+            "",
+            f"![decisions](figures/part{part}_decisions.png)",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -315,8 +357,9 @@ PRESETS = {
     "quick": KeywordsConfig(
         test_size=200,
         valid_size=128,
-        train=TrainConfig(lr=1e-2, max_steps=250, eval_every=125, checkpoint_every=125,
-                          log_every=25),  # fmt: skip
+        train=TrainConfig(
+            lr=1e-2, max_steps=250, eval_every=125, checkpoint_every=125, log_every=25
+        ),
     ),
     "default": KeywordsConfig(),
 }
@@ -329,7 +372,9 @@ register(
         presets=PRESETS,
         run=run,
         one_thread=True,
-        preset_notes={"quick": "250 steps per part, seconds",
-                      "default": "3,000 steps per part (about a minute)"},  # fmt: skip
+        preset_notes={
+            "quick": "250 steps per part, seconds",
+            "default": "3,000 steps per part (about a minute)",
+        },
     )
 )

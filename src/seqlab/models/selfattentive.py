@@ -59,13 +59,23 @@ class SelfAttentiveClassifier(nn.Module):
         (torch.Size([2, 2]), torch.Size([2, 3, 3]), [0.0, 0.0, 0.0])
     """
 
-    def __init__(self, vocab_size: int, num_classes: int, embedding_size: int = 100,
-                 hidden_size: int = 64, attention_size: int = 64, hops: int = 4,
-                 mlp_size: int = 128, dropout: float = 0.3, backend: str = "auto"):  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding_size: int = 100,
+        hidden_size: int = 64,
+        attention_size: int = 64,
+        hops: int = 4,
+        mlp_size: int = 128,
+        dropout: float = 0.3,
+        backend: str = "auto",
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
-        self.rnn = recurrent_layer("lstm", embedding_size, hidden_size, bidirectional=True,
-                                   backend=backend)  # fmt: skip
+        self.rnn = recurrent_layer(
+            "lstm", embedding_size, hidden_size, bidirectional=True, backend=backend
+        )
         self.attention = StructuredSelfAttention(2 * hidden_size, attention_size, hops)
         self.dropout = nn.Dropout(dropout)
         self.hidden_layer = nn.Linear(hops * 2 * hidden_size, mlp_size)
@@ -73,8 +83,17 @@ class SelfAttentiveClassifier(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: SelfAttentiveConfig, vocab_size: int, num_classes: int):
-        return cls(vocab_size, num_classes, cfg.embedding_size, cfg.hidden_size,
-                   cfg.attention_size, cfg.hops, cfg.mlp_size, cfg.dropout, cfg.backend)  # fmt: skip
+        return cls(
+            vocab_size,
+            num_classes,
+            cfg.embedding_size,
+            cfg.hidden_size,
+            cfg.attention_size,
+            cfg.hops,
+            cfg.mlp_size,
+            cfg.dropout,
+            cfg.backend,
+        )
 
     def forward(self, tokens: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
@@ -101,8 +120,14 @@ class KeywordClassifier(nn.Module):
         torch.Size([1, 4, 4])
     """
 
-    def __init__(self, vocab_size: int, num_classes: int, embedding_size: int = 16,
-                 hidden_size: int = 24, backend: str = "auto"):  # fmt: skip
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embedding_size: int = 16,
+        hidden_size: int = 24,
+        backend: str = "auto",
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=0)
         self.rnn = recurrent_layer("lstm", embedding_size, hidden_size, backend=backend)

@@ -16,8 +16,9 @@ class Strip:
     title: str = ""
 
 
-def probability_strips(strips: list[Strip], classes: list[str], threshold: float,
-                       title: str = "") -> Figure:  # fmt: skip
+def probability_strips(
+    strips: list[Strip], classes: list[str], threshold: float, title: str = ""
+) -> Figure:
     """One panel per sentence: p_t(class) of every class against the words read so far, the
     deciding word shaded and the decision threshold dashed."""
     rows = len(strips)
@@ -56,7 +57,10 @@ def decision_offsets(offsets: dict[str, list[int | None]], threshold: float) -> 
         pos = [x + (k - (len(offsets) - 1) / 2) * width for x in xs]
         ax.bar(pos, shares, width=width, label=f"{kind} (n={len(values)}, never {never:.1f}%)")
     ax.set_xticks(xs)
-    ax.set(xlabel=f"first step with p ≥ {threshold:g}, minus the deciding word's position",
-           ylabel="% of test sentences", title="When the network decides")  # fmt: skip
+    ax.set(
+        xlabel=f"first step with p ≥ {threshold:g}, minus the deciding word's position",
+        ylabel="% of test sentences",
+        title="When the network decides",
+    )
     ax.legend(fontsize=8)
     return fig
