@@ -25,7 +25,7 @@ def quick_run(quick_runs):
 def test_quick_run_reports_both_penalties_and_writes_escaped_heatmaps(quick_run):
     summary = json.loads((quick_run / "summary.json").read_text())
     details = summary["details"]
-    assert set(details["models"]) == {"penalty1", "penalty0"}
+    assert set(details["models"]) == {"penalty0.1", "penalty0"}
     facts = details["data"]
     assert facts["reviews"] == {"train": 320, "valid": 80, "test": 80}
     assert facts["positive"] == {"train": 160, "valid": 40, "test": 40}
@@ -48,7 +48,7 @@ def test_classify_prints_probabilities_and_writes_the_heatmap(quick_run, tmp_pat
     out, err = capsys.readouterr()
     probs = dict(zip(out.split()[::2], map(float, out.split()[1::2]), strict=True))
     assert set(probs) == {"negative", "positive"} and sum(probs.values()) == pytest.approx(1, 1e-3)
-    assert "zzqqxx" in err and "<unk>" in err and "penalty1" in err
+    assert "zzqqxx" in err and "<unk>" in err and "penalty0.1" in err
     html = page.read_text()
     assert "<b>" not in html and "<unk>" not in html and "&lt;unk&gt;" in html
     assert html.count("hop ") == 3  # the quick model's r = 3 hops

@@ -162,11 +162,12 @@ def run(cfg, run: Run, on_event=None):
         run.save_figure(
             heatmap_figure(
                 panels,
-                "Attention of each hop over a short positive and a short negative test review",
+                "Attention of each hop over the first short test review of each label",
             ),
             "heatmaps.png",
             "Hops × words: the attention weights of each hop (and their mean) over "
-            "two short test reviews, penalty on and off.",
+            "the first test review of each label with at most 60 tokens, for each penalty "
+            "coefficient.",
         )
         curves = {n: read_metrics(run.dir / "trainings" / n / "metrics.jsonl") for n in names}
         run.save_figure(
