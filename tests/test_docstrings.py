@@ -13,11 +13,13 @@ MODULES = [
     "seqlab.attention.dot",
     "seqlab.attention.multihead",
     "seqlab.attention.scaled_dot",
+    "seqlab.attention.structured",
     "seqlab.recurrent.rnn",
     "seqlab.recurrent.lstm",
     "seqlab.recurrent.gru",
     "seqlab.models.charlm",
     "seqlab.models.seq2seq",
+    "seqlab.models.selfattentive",
     "seqlab.models.tagger",
     "seqlab.models.topologies",
 ]

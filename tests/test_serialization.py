@@ -8,7 +8,7 @@ import torch
 
 import seqlab
 from seqlab import attention, models
-from seqlab.models import seq2seq, tagger, topologies
+from seqlab.models import selfattentive, seq2seq, tagger, topologies
 from seqlab.serialization import TORCH_PARTS, seqlab_module_classes
 
 F64 = torch.float64
@@ -58,6 +58,7 @@ def test_engine_modules_load_whole(make):
         lambda: attention.AdditiveAttention(6, 7, 5),
         lambda: attention.GeneralAttention(6, 7),
         lambda: attention.DotAttention(),
+        lambda: attention.StructuredSelfAttention(6, 5, 3),
     ],
 )
 def test_attention_modules_load_whole(make):
@@ -85,6 +86,12 @@ MODELS = {
     topologies.Decoder: [{"vocab_size": 7, "embedding_size": 3, "hidden_size": 4, "cell": "lstm"}],
     topologies.ClassToSequence: [
         dict(num_classes=3, vocab_size=7, embedding_size=3, hidden_size=4, cell="lstm")
+    ],
+    selfattentive.SelfAttentiveClassifier: [
+        dict(vocab_size=9, num_classes=2, embedding_size=3, hidden_size=4, attention_size=5, hops=2)
+    ],
+    selfattentive.KeywordClassifier: [
+        dict(vocab_size=9, num_classes=3, embedding_size=3, hidden_size=4)
     ],
     topologies.EncoderDecoder: [
         {"vocab_size": 7, "embedding_size": 3, "hidden_size": 4, "cell": "gru"}

@@ -14,7 +14,8 @@ NAMES = sorted(experiments.REGISTRY)
 
 def test_the_registry_holds_every_experiment_of_the_package():
     assert {"charlm", "delay", "product", "spectrum", "topologies", "vanishing",
-            "translate-dates", "translate-bible"} <= set(NAMES)  # fmt: skip
+            "translate-dates", "translate-bible", "keywords",
+            "self-attention"} <= set(NAMES)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", NAMES)

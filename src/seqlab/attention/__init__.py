@@ -1,4 +1,5 @@
-"""Attention over a set of keys: additive (Bahdanau), Luong dot and general, and masks.
+"""Attention over a set of keys: additive (Bahdanau), Luong dot and general, and masks; and
+Lin et al.'s structured self-attention (r hops over a sentence, with its penalty).
 
 Every module maps query (B, Q) or (B, T, Q) and keys (B, S, K), with an optional mask (B, S)
 bool (True = a real position), to ``(context, weights)``: context (B[, T], K) and the
@@ -12,6 +13,7 @@ from .additive import AdditiveAttention
 from .core import lengths_to_mask, masked_softmax
 from .dot import DotAttention, GeneralAttention
 from .multihead import MultiheadAttention, causal_mask, scaled_dot_product_attention
+from .structured import StructuredSelfAttention, hop_overlap, hop_penalty
 
 __all__ = [
     "AdditiveAttention",
@@ -19,6 +21,9 @@ __all__ = [
     "GeneralAttention",
     "MultiheadAttention",
     "causal_mask",
+    "StructuredSelfAttention",
+    "hop_overlap",
+    "hop_penalty",
     "lengths_to_mask",
     "masked_softmax",
     "scaled_dot_product_attention",

@@ -11,6 +11,7 @@ from .protocols import (
     register_translation_model,
     translation_variant,
 )
+from .selfattentive import KeywordClassifier, SelfAttentiveClassifier, SelfAttentiveConfig
 from .seq2seq import Seq2Seq, Seq2SeqConfig
 from .tagger import SequenceTagger
 from .topologies import ClassToSequence, Decoder, EncoderDecoder, SequenceClassifier
@@ -24,8 +25,11 @@ __all__ = [
     "ClassToSequence",
     "Decoder",
     "EncoderDecoder",
+    "KeywordClassifier",
     "Seq2Seq",
     "Seq2SeqConfig",
+    "SelfAttentiveClassifier",
+    "SelfAttentiveConfig",
     "SequenceClassifier",
     "SequenceTagger",
     "StepModel",
