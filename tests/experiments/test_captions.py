@@ -119,3 +119,14 @@ def test_caption_refuses_a_run_of_another_experiment(quick_runs, scene, tmp_path
     assert run_cli("caption", quick_runs("product"), image) == 2
     err = capsys.readouterr().err
     assert "run of 'product', which does not offer `seqlab caption`" in err and "captions" in err
+
+
+def test_trainings_in_two_processes_equal_the_trainings_in_one(captions_run, tmp_path):
+    out = tmp_path / "parallel"
+    argv = ["run", "captions", "--preset", "quick", "--set", "workers=2", "--out", out, "--quiet"]
+    assert run_cli(*argv) == 0
+    alone = json.loads((captions_run / "summary.json").read_text())["details"]["results"]
+    side_by_side = json.loads((out / "summary.json").read_text())["details"]["results"]
+    for kind in ("attention", "no-regulariser", "mean"):
+        assert side_by_side[kind]["valid"] == alone[kind]["valid"]
+        assert side_by_side[kind]["greedy"]["bleu4"] == alone[kind]["greedy"]["bleu4"]

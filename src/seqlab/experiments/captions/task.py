@@ -60,8 +60,14 @@ def losses(model, batch, regulariser: float):
 
 class CaptionTask:
     """The Trainer's task: ``batch_size`` fresh training scenes per step (a pure function of
-    the step), each with one of its references at random; validation is teacher-forced loss
-    (nats per token), the regulariser per caption and greedy exact match on fixed scenes."""
+    the step), each with its first reference (a pair: the upper or left digit first);
+    validation is teacher-forced loss (nats per token), the regulariser per caption and greedy
+    exact match on fixed scenes.
+
+    Why the first reference only: trained on either order at random, the decoder named one of
+    the two digits of a pair while attending to both, and then wrote the relation as if it had
+    named the other one half the time ("a two below a two"; 46% exact on pairs in a 1,500-step
+    trial, against 93% on three digits). Scoring still takes every reference."""
 
     items = "captions"
 
@@ -73,7 +79,7 @@ class CaptionTask:
     def train_batch(self, step: int, ctx: Context):
         rng = ds.scene_rng(self.seed, step)
         scenes = [ds.draw_scene(self.digits, "train", rng) for _ in range(self.batch_size)]
-        captions = [s.references[rng.integers(len(s.references))] for s in scenes]
+        captions = [s.references[0] for s in scenes]
         mine = slice(ctx.rank, None, ctx.world)
         batch = collate(scenes[mine], captions[mine], self.vocab)
         return tuple(t.to(ctx.device) for t in batch)
