@@ -14,6 +14,7 @@ MODULES = [
     "seqlab.recurrent.rnn",
     "seqlab.recurrent.lstm",
     "seqlab.recurrent.gru",
+    "seqlab.models.captioner",
     "seqlab.models.charlm",
     "seqlab.models.seq2seq",
     "seqlab.models.tagger",
