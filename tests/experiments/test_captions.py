@@ -2,6 +2,8 @@
 figures, one image through a trained run, and one-line errors for bad images and folders."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,6 +114,15 @@ def test_bad_images_get_one_line_errors(captions_run, tmp_path, capsys, make, me
     assert run_cli("caption", captions_run, path) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_caption_says_when_a_run_folder_keeps_no_checkpoints(captions_run, scene, tmp_path, capsys):
+    copy = Path(shutil.copytree(captions_run, tmp_path / "kept"))
+    for path in copy.rglob("*.pt"):
+        path.unlink()
+    image = _png(tmp_path / "scene.png", np.round(scene.image * 255).astype(np.uint8))
+    assert run_cli("caption", copy, image) == 2
+    assert "keeps no checkpoints" in capsys.readouterr().err
 
 
 def test_caption_refuses_a_run_of_another_experiment(quick_runs, scene, tmp_path, capsys):

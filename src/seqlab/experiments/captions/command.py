@@ -96,6 +96,11 @@ def load_model(run: Run, kind: str | None):
         raise InputError(f"--model {kind!r}: {run.dir} trained {', '.join(kinds)}; pick one")
     folder = run.dir / "trainings" / kind
     path = folder / CHECKPOINT
+    if (folder / sweep.RESULT).exists() and not path.exists():
+        raise CheckpointError(
+            f"{path} is not there: this run folder keeps no checkpoints (as docs/results); "
+            "caption with a run of your own, e.g. `seqlab run captions --out runs/captions`"
+        )
     if not (folder / sweep.RESULT).exists() or not path.exists():
         raise CheckpointError(
             f"the {kind} model of {run.dir} has no finished training with its checkpoint; "
