@@ -17,6 +17,7 @@ MODULES = [
     "seqlab.recurrent.rnn",
     "seqlab.recurrent.lstm",
     "seqlab.recurrent.gru",
+    "seqlab.models.captioner",
     "seqlab.models.charlm",
     "seqlab.models.seq2seq",
     "seqlab.models.selfattentive",

@@ -1,6 +1,7 @@
 """Models built from the engine: embeddings, recurrent stacks, attention and read-outs, the one
 factory for recurrent layers, and the protocols a model family plugs into."""
 
+from .captioner import Captioner, CaptionerConfig
 from .charlm import CharLM, CharLMConfig
 from .layers import BACKENDS, CELLS, recurrent_cell, recurrent_layer
 from .protocols import (
@@ -20,6 +21,8 @@ __all__ = [
     "BACKENDS",
     "CELLS",
     "TRANSLATION_MODELS",
+    "Captioner",
+    "CaptionerConfig",
     "CharLM",
     "CharLMConfig",
     "ClassToSequence",
