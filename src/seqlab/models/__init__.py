@@ -14,6 +14,8 @@ from .protocols import (
 from .seq2seq import Seq2Seq, Seq2SeqConfig
 from .tagger import SequenceTagger
 from .topologies import ClassToSequence, Decoder, EncoderDecoder, SequenceClassifier
+from .transformer import Transformer, TransformerConfig
+from .transformer_lm import TransformerLM
 
 __all__ = [
     "BACKENDS",
@@ -30,6 +32,9 @@ __all__ = [
     "SequenceTagger",
     "StepModel",
     "TranslationModel",
+    "Transformer",
+    "TransformerConfig",
+    "TransformerLM",
     "TranslationVariant",
     "recurrent_cell",
     "recurrent_layer",

@@ -28,6 +28,7 @@ from ..attention import lengths_to_mask
 from ..config import check
 from ..data.vocab import PAD_ID
 from ..errors import InputError
+from ..train.schedule import SCHEDULES
 from .protocols import TranslationVariant, register_translation_model
 from .transformer_layers import (
     ACTIVATIONS,
@@ -92,6 +93,8 @@ class TransformerConfig:
               "in [0, 1)")  # fmt: skip
         check(self.warmup_steps >= -1, "transformer.warmup_steps", self.warmup_steps,
               "an integer >= 0, or -1 for train.warmup_steps")  # fmt: skip
+        check(self.schedule in ("", *SCHEDULES), "transformer.schedule", self.schedule,
+              f"empty (train.schedule) or one of {', '.join(SCHEDULES)}")  # fmt: skip
         check(self.lr >= 0, "transformer.lr", self.lr, ">= 0 (0 = train.lr)")
         check(0 <= self.beta2 < 1, "transformer.beta2", self.beta2, "in [0, 1) (0 = train.beta2)")
 

@@ -16,7 +16,7 @@ has ``torch.nn.MultiheadAttention``'s parameters ``in_proj_weight`` (3E, E) = [W
 ``in_proj_bias`` and ``out_proj``)::
 
     Q = X W_Qᵀ, K = Y W_Kᵀ, V = Y W_Vᵀ           split into h heads (B, h, ·, d)
-    head_j = softmax(Q_j K_jᵀ / √d + mask) V_j     (B, h, T, d)   seqlab.attention.scaled_dot_product_attention
+    head_j = softmax(Q_j K_jᵀ / √d + mask) V_j     (B, h, T, d)   (scaled_dot_product_attention)
     MHA(X, Y) = concat(head_1 … head_h) W_Oᵀ       (B, T, E)
 
 **Encoder layer** (``norm_first=False``: post-norm, the paper; ``True``: pre-norm)::
@@ -61,6 +61,7 @@ except ImportError:  # until the multi-head attention lands: torch's, same inter
         weights = scores.softmax(-1)
         out = F.dropout(weights, dropout_p, training) @ v
         return out, weights if need_weights else None
+
 
 POSITIONAL = ("sinusoidal", "learned")
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}

@@ -24,7 +24,13 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputError
-from .transformer_layers import EncoderLayer, PositionalEncoding, Stack, init_weights, scale_embedding
+from .transformer_layers import (
+    EncoderLayer,
+    PositionalEncoding,
+    Stack,
+    init_weights,
+    scale_embedding,
+)
 
 
 class TransformerLM(nn.Module):

@@ -20,6 +20,7 @@ from ...data import bible
 from ...data.synthetic import generator
 from ...data.vocab import TokenVocab, detokenize, word_tokens
 from ...models.seq2seq import Seq2SeqConfig
+from ...models.transformer import TransformerConfig
 from ...report.summary import Headline
 from ...train import TrainConfig
 from ...viz.alignment import alignment_grid, score_by_length
@@ -65,6 +66,9 @@ class TranslateBibleConfig:
         default_factory=lambda: Seq2SeqConfig(
             embedding_size=128, hidden_size=128, attention_size=128, readout_size=256
         )
+    )
+    transformer: TransformerConfig = field(
+        default_factory=lambda: TransformerConfig(d_model=128, heads=4, ff_size=512)
     )
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(

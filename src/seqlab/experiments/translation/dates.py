@@ -20,6 +20,7 @@ from ...data import dates
 from ...data.synthetic import TEST, VALID, generator
 from ...data.vocab import TokenVocab, char_tokens
 from ...models.seq2seq import Seq2SeqConfig
+from ...models.transformer import TransformerConfig
 from ...report.summary import Headline
 from ...train import TrainConfig
 from ...train.metrics import read_metrics
@@ -38,6 +39,9 @@ class TranslateDatesConfig:
         default_factory=lambda: Seq2SeqConfig(
             embedding_size=32, hidden_size=64, attention_size=64, readout_size=128
         )
+    )
+    transformer: TransformerConfig = field(
+        default_factory=lambda: TransformerConfig(d_model=64, heads=4, ff_size=256)
     )
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(

@@ -25,7 +25,14 @@ from ...viz.alignment import Alignment, alignment_figure
 from .. import sweep
 from ..registry import Command
 from ..rundir import Run
-from .task import DecodeConfig, Pairs, TranslationTask, build_model, decode_corpus
+from .task import (
+    DecodeConfig,
+    Pairs,
+    TranslationTask,
+    build_model,
+    decode_corpus,
+    training_of,
+)
 
 SOURCE_VOCAB, TARGET_VOCAB = "source_vocab.json", "target_vocab.json"
 
@@ -95,8 +102,10 @@ def fit_and_decode(run: Run, experiment: str, corpus: Corpus, cfg, on_event=None
             on_event("stage", {"text": f"[{i}/{len(cfg.kinds)}] {verb} {label}"})
         torch.manual_seed(cfg.seed)  # the same initial embeddings and encoder for every kind
         model = build_model(cfg, kind, len(corpus.source_vocab), len(vocab))
-        task = TranslationTask(corpus.draw, corpus.valid, vocab.bos, vocab.eos, exact=exact)
-        record = sweep.fit(run, kind, model, task, cfg.train, fingerprint, on_event)
+        train, smoothing = training_of(cfg, kind)
+        task = TranslationTask(corpus.draw, corpus.valid, vocab.bos, vocab.eos, exact=exact,
+                               label_smoothing=smoothing)  # fmt: skip
+        record = sweep.fit(run, kind, model, task, train, fingerprint, on_event)
         if on_event:
             text = (
                 f"      decoding {len(corpus.test_sources):,} test sentences (greedy, beam "
