@@ -26,8 +26,10 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
-from seqlab.attention import AdditiveAttention, lengths_to_mask, masked_softmax
+from seqlab.attention import AdditiveAttention, MultiheadAttention, lengths_to_mask, masked_softmax
+from seqlab.attention.scaled_dot import attention_reference
 
 CONFIGS = {  # name: (B, S, T, Q, K, A)
     "dates (B 128, S 30, T 11)": (128, 30, 11, 128, 128, 64),
@@ -59,8 +61,8 @@ def decoder_calls(fn, attention, queries, keys, mask, probes):
     return loss
 
 
-def saved_bytes(fn, *args) -> int:
-    """Bytes of the distinct tensors autograd keeps for the backward of ``decoder_calls``."""
+def saved_forward_bytes(forward) -> int:
+    """Bytes of the distinct tensors autograd keeps for the backward of ``forward()``."""
     seen: dict[tuple[int, int], int] = {}
 
     def pack(tensor):
@@ -69,9 +71,14 @@ def saved_bytes(fn, *args) -> int:
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = decoder_calls(fn, *args)
-    del loss
+        out = forward()
+    del out
     return sum(seen.values())
+
+
+def saved_bytes(fn, *args) -> int:
+    """Bytes of the distinct tensors autograd keeps for the backward of ``decoder_calls``."""
+    return saved_forward_bytes(lambda: decoder_calls(fn, *args))
 
 
 def median_seconds(calls: dict, budget: float) -> dict[str, float]:
@@ -130,6 +137,81 @@ def bench(name: str, B, S, T, Q, K, A, budget: float) -> dict:
             "ratio": round(times["seqlab"] / times["autograd"], 3),
         }
     row["saved_mb"] = {c: round(saved_bytes(fn, *args) / 2**20, 2) for c, fn in columns.items()}
+    return row
+
+
+MULTIHEAD_CONFIGS = {  # name: (B, T, E = d_model, heads)
+    "B 32, T 128, E 256, 4 heads": (32, 128, 256, 4),
+    "B 8, T 512, E 256, 8 heads": (8, 512, 256, 8),
+    "B 1, T 1024, E 128, 4 heads": (1, 1024, 128, 4),
+}
+MULTIHEAD_COLUMNS = ("torch.nn", "auto", "seqlab", "autograd")
+
+
+def multihead_autograd(module: MultiheadAttention, x):
+    """The same equations under plain autograd: one projection, attention_reference, out_proj."""
+    B, T, E = x.shape
+    H, d = module.num_heads, module.head_dim
+    q, k, v = F.linear(x, module.in_proj_weight, module.in_proj_bias).chunk(3, dim=-1)
+    q, k, v = (t.view(B, T, H, d).transpose(1, 2) for t in (q, k, v))  # (B, H, T, d)
+    heads, _ = attention_reference(q, k, v, None)
+    return module.out_proj(heads.transpose(1, 2).reshape(B, T, E))
+
+
+def multihead_bench(name: str, B, T, E, heads, budget: float) -> dict:
+    """Self-attention over (B, T, E), batch_first, no mask, need_weights=False everywhere."""
+    torch.manual_seed(0)
+    reference = torch.nn.MultiheadAttention(E, heads, batch_first=True)
+    modules = {}
+    for backend in ("auto", "seqlab"):
+        modules[backend] = MultiheadAttention(E, heads, batch_first=True, backend=backend)
+        modules[backend].load_state_dict(reference.state_dict())
+    x = torch.randn(B, T, E, requires_grad=True)
+    probe = torch.randn(B, T, E)
+    forwards = {
+        "torch.nn": lambda: reference(x, x, x, need_weights=False)[0],
+        "auto": lambda: modules["auto"](x, x, x, need_weights=False)[0],
+        "seqlab": lambda: modules["seqlab"](x, x, x, need_weights=False)[0],
+        "autograd": lambda: multihead_autograd(modules["seqlab"], x),
+    }
+    params = {"torch.nn": [x, *reference.parameters()]}
+    for column in ("auto", "seqlab", "autograd"):
+        params[column] = [x, *modules["seqlab" if column == "autograd" else column].parameters()]
+
+    grads = {c: torch.autograd.grad((f() * probe).sum(), params[c]) for c, f in forwards.items()}
+    worst = max(
+        float((a - b).abs().max())
+        for c in MULTIHEAD_COLUMNS[1:]
+        for a, b in zip(grads["torch.nn"], grads[c], strict=True)
+    )
+    if worst > 1e-3:
+        raise SystemExit(f"{name}: gradients differ by {worst:.2e}; not timing a wrong kernel")
+    del grads
+
+    def train(column):
+        return lambda: torch.autograd.grad((forwards[column]() * probe).sum(), params[column])
+
+    def infer(column):
+        def call():
+            with torch.inference_mode():
+                forwards[column]()
+
+        return call
+
+    row = {"config": name, "B,T,E,heads": [B, T, E, heads], "max_grad_difference": worst}
+    for mode, make in (("train", train), ("infer", infer)):
+        for module in (reference, *modules.values()):
+            module.train(mode == "train")  # inference as a deployed model runs: eval mode
+        times = median_seconds({c: make(c) for c in MULTIHEAD_COLUMNS}, budget)
+        row[mode] = {
+            "ms": {c: round(t * 1e3, 3) for c, t in times.items()},
+            "ratio_to_torch_nn": {
+                c: round(times[c] / times["torch.nn"], 3) for c in MULTIHEAD_COLUMNS[1:]
+            },
+        }
+    row["saved_mb"] = {
+        c: round(saved_forward_bytes(forwards[c]) / 2**20, 2) for c in MULTIHEAD_COLUMNS
+    }
     return row
 
 

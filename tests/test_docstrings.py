@@ -11,6 +11,8 @@ import seqlab
 MODULES = [
     "seqlab.attention.additive",
     "seqlab.attention.dot",
+    "seqlab.attention.multihead",
+    "seqlab.attention.scaled_dot",
     "seqlab.recurrent.rnn",
     "seqlab.recurrent.lstm",
     "seqlab.recurrent.gru",
