@@ -20,6 +20,9 @@ MODULES = [
     "seqlab.models.seq2seq",
     "seqlab.models.tagger",
     "seqlab.models.topologies",
+    "seqlab.models.transformer",
+    "seqlab.models.transformer_layers",
+    "seqlab.models.transformer_lm",
 ]
 
 

@@ -43,25 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..attention import MultiheadAttention, scaled_dot_product_attention
 from ..errors import InputError
-
-try:
-    from ..attention import MultiheadAttention, scaled_dot_product_attention
-except ImportError:  # until the multi-head attention lands: torch's, same interface
-    from torch.nn import MultiheadAttention
-
-    def scaled_dot_product_attention(q, k, v, attn_mask=None, key_padding_mask=None,
-                                     dropout_p=0.0, is_causal=False, need_weights=False,
-                                     backend="auto", training=True):  # fmt: skip
-        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-        if key_padding_mask is not None:
-            scores = scores.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
-        if is_causal:
-            scores = scores.masked_fill(causal_mask(q.shape[2], q.device), float("-inf"))
-        weights = scores.softmax(-1)
-        out = F.dropout(weights, dropout_p, training) @ v
-        return out, weights if need_weights else None
-
 
 POSITIONAL = ("sinusoidal", "learned")
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
