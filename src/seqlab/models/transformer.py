@@ -282,6 +282,12 @@ def describe(cfg: TransformerConfig) -> str:
         extra.append(f"label smoothing {cfg.label_smoothing:g}")
     if cfg.schedule:
         extra.append(f"{cfg.schedule} schedule")
+    if cfg.lr:
+        extra.append(f"lr {cfg.lr:g}")
+    if cfg.warmup_steps >= 0:
+        extra.append(f"{cfg.warmup_steps} warm-up steps")
+    if cfg.beta2:
+        extra.append(f"Adam β₂ {cfg.beta2:g}")
     return (
         f"Transformer {cfg.encoder_layers}+{cfg.decoder_layers} layers, d_model {cfg.d_model}, "
         f"{cfg.heads} heads, FFN {cfg.ff_size or 4 * cfg.d_model} ({cfg.activation}), {norm}, "

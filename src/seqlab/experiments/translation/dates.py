@@ -28,6 +28,7 @@ from ...viz.alignment import alignment_grid
 from ..registry import Experiment, register
 from ..rundir import Run
 from .dates_report import dates_lines, dates_report
+from .heads import save_head_maps
 from .pipeline import Corpus, alignment_of, fit_and_decode, translate_command
 from .report import curves_figure
 from .task import DecodeConfig, model_kinds
@@ -184,6 +185,10 @@ def run(cfg: TranslateDatesConfig, run: Run, on_event=None):
             "model wrote (greedy) along y. Each output digit should read its own part of the "
             "source.",
         )
+    shown = _examples(pairs)[0]
+    details["head_maps"] = save_head_maps(
+        run, trained, corpus.test_sources[shown], list(pairs[shown].source), shown, "date"
+    )
     if run.ctx.main:
         run.save_figure(
             curves_figure(run, trained),
@@ -236,6 +241,10 @@ PRESETS = {
     "quick": replace(
         TranslateDatesConfig(),
         rnn=Seq2SeqConfig(embedding_size=8, hidden_size=16, attention_size=16, readout_size=32),
+        transformer=TransformerConfig(
+            d_model=16, heads=2, encoder_layers=1, decoder_layers=1, ff_size=32, dropout=0.0
+        ),
+        models="additive,none,transformer",
         train=TrainConfig(lr=1e-2, max_steps=60, eval_every=30, checkpoint_every=30),
         decode=DecodeConfig(beam=3),
         batch_size=32,
