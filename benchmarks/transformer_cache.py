@@ -8,7 +8,7 @@ character and attends over the cached keys and values, O(t) a step) and without 
 Both draw the same characters (the tests check it); the runs take turns and each figure is the
 median of ``--repeats`` runs.
 
-    .venv/bin/python benchmarks/transformer_cache.py [--out benchmarks/results/transformer_cache.json]
+    .venv/bin/python benchmarks/transformer_cache.py [--repeats 5] [--out FILE.json]
 """
 
 import argparse
@@ -38,7 +38,8 @@ def time_generation(model, cached: bool, seed: int) -> tuple[float, list[int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/transformer_cache.json"))
+    default = Path("benchmarks/results/transformer_cache.json")
+    parser.add_argument("--out", type=Path, default=default)
     args = parser.parse_args()
     cfg = PRESETS["transformer"].model
     torch.manual_seed(0)

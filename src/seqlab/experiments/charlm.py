@@ -430,16 +430,16 @@ PRESETS = {
         model=CharLMConfig(
             kind="transformer",
             backend="auto",
-            hidden_size=256,
+            hidden_size=192,
             num_layers=4,
             heads=4,
             max_len=128,
-            dropout=0.0,
+            dropout=0.1,
         ),
         data=DataConfig(batch_size=32, chunk_length=128, eval_chunk_length=128),
         train=TrainConfig(
             optimizer="adamw",
-            lr=2e-3,
+            lr=1.5e-3,
             beta2=0.99,
             weight_decay=0.1,
             time_budget=15 * 60,
@@ -476,7 +476,7 @@ register(
             "quick": "1x64 GRU, 60 steps: a smoke test (seconds)",
             "demo": "1x256 GRU, ~3 minutes: samples that already read like a play",
             "default": "1x512 GRU, 15 minutes: the best result in that budget on two cores",
-            "transformer": "a decoder-only Transformer, 4 blocks x 256, 15 minutes",
+            "transformer": "a decoder-only Transformer, 4 blocks x 192, context 128, 15 minutes",
             "lecture": "the lecture's 3x512 LSTM, dropout 0.2: hours on two cores",
         },
     )

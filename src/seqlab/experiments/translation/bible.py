@@ -69,7 +69,16 @@ class TranslateBibleConfig:
         )
     )
     transformer: TransformerConfig = field(
-        default_factory=lambda: TransformerConfig(d_model=128, heads=4, ff_size=512)
+        default_factory=lambda: TransformerConfig(
+            d_model=128,
+            heads=4,
+            ff_size=512,
+            label_smoothing=0.1,
+            schedule="noam",
+            warmup_steps=400,
+            lr=1e-3,
+            beta2=0.98,
+        )
     )
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
