@@ -7,8 +7,11 @@ import os
 import shutil
 import signal
 import subprocess
+from dataclasses import replace
 
 import pytest
+import torch
+import torch.nn.functional as F
 
 from seqlab.train import checkpoint
 
@@ -78,3 +81,29 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(corpus_file, tmp_path)
     assert run_cli("run", "charlm", "--resume", killed, "--quiet") == 0
     assert run_cli(*settings, "--out", whole) == 0
     assert_same_losses(whole, killed)
+
+
+def test_window_evaluation_scores_each_target_once_from_its_own_window():
+    """data.eval_stride: windows of 16 every 8 characters; the first window scores all its
+    targets, the others their last 8, so every scored target sees >= 8 characters before it."""
+    from seqlab.experiments.charlm import PRESETS, CharLMTask
+    from seqlab.models.transformer_lm import TransformerLM
+    from seqlab.train import Context
+
+    cfg = PRESETS["transformer"]
+    cfg = replace(cfg, data=replace(cfg.data, batch_size=4, chunk_length=16,
+                                    eval_chunk_length=16, eval_stride=8))  # fmt: skip
+    ids = torch.randint(10, (203,), generator=torch.Generator().manual_seed(0))
+    task = CharLMTask(ids.repeat(4), ids, cfg)
+    torch.manual_seed(0)
+    model = TransformerLM(10, 16, 2, 1, max_len=16).eval()
+    with torch.no_grad():
+        total, count = task.evaluate(model, Context())["loss"]
+        expected, scored = 0.0, 0
+        for s in range(0, 203 - 16, 8):
+            losses = F.cross_entropy(model(ids[None, s : s + 16])[0][0], ids[s + 1 : s + 17],
+                                     reduction="none")  # fmt: skip
+            expected += float(losses[0 if s == 0 else 8 :].sum())
+            scored += 16 if s == 0 else 8
+    assert count == scored == 200  # targets 0 … 199, each once
+    assert total == pytest.approx(expected, rel=1e-6)

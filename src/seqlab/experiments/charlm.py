@@ -29,16 +29,14 @@ from ..models.charlm import (
     describe_charlm,
     model_kind,
 )
-from ..report.summary import Headline
 from ..train import Context, TrainConfig, Trainer, checkpoint
 from ..train.metrics import read_metrics
 from ..viz.curves import loss_curves
-from .charlm_report import report
+from .charlm_report import headline, median_of, report, result_lines
 from .registry import Command, Experiment, register
 from .rundir import Run, check_seed
 
 log = logging.getLogger(__name__)
-LN2 = math.log(2)
 
 
 @dataclass(frozen=True)
@@ -49,12 +47,15 @@ class DataConfig:
     chunk_length: int = 128  # T characters per truncated-BPTT chunk
     eval_chunk_length: int = 256
     max_valid_chars: int = 0  # 0: the whole validation text
+    eval_stride: int = 0  # 0: chunks carrying the state; S: overlapping windows (see evaluate)
 
     def __post_init__(self):
         check(0 < self.valid_fraction < 1, "data.valid_fraction", self.valid_fraction, "in (0, 1)")
         for name in ("batch_size", "chunk_length", "eval_chunk_length"):
             check(getattr(self, name) >= 1, f"data.{name}", getattr(self, name), "an integer >= 1")
         check(self.max_valid_chars >= 0, "data.max_valid_chars", self.max_valid_chars, ">= 0")
+        check(0 <= self.eval_stride <= self.eval_chunk_length, "data.eval_stride",
+              self.eval_stride, f"in [0, eval_chunk_length={self.eval_chunk_length}]")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ class CharLMTask:
         return loss, state, y.numel()
 
     def evaluate(self, model, ctx: Context):
+        if self.cfg.eval_stride:
+            return self._evaluate_windows(model, ctx)
         total, count, state = 0.0, 0, None
         for x, y, fresh in eval_chunks(
             self.valid_ids, self.cfg.batch_size, self.cfg.eval_chunk_length, ctx.rank, ctx.world
@@ -148,6 +151,27 @@ class CharLMTask:
             logits, state = model(x, None if fresh else state)
             total += float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))
             count += y.numel()
+        return {"loss": (total, count)}
+
+    def _evaluate_windows(self, model, ctx: Context):
+        """A fixed-context model (the Transformer) on windows of ``eval_chunk_length`` that
+        start every ``eval_stride`` characters, each from a fresh state; a window scores only
+        its last ``eval_stride`` targets (the first window all of them), so every scored
+        character sees at least ``eval_chunk_length - eval_stride`` characters before it, and
+        each is scored once. The last targets that fill no whole window are left out."""
+        ids, width, stride = self.valid_ids, self.cfg.eval_chunk_length, self.cfg.eval_stride
+        starts = torch.arange(0, len(ids) - width, stride)  # window k: ids[s : s + width]
+        total, count = 0.0, 0
+        mine = starts[ctx.rank :: ctx.world]
+        for batch in mine.split(self.cfg.batch_size):
+            index = batch[:, None] + torch.arange(width)  # (b, width)
+            x, y = ids[index].to(ctx.device), ids[index + 1].to(ctx.device)
+            logits, _ = model(x, None)  # (b, width, V)
+            losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (b, width)
+            first = torch.where(batch == 0, 0, width - stride).to(ctx.device)  # (b,)
+            scored = torch.arange(width, device=ctx.device)[None, :] >= first[:, None]
+            total += float(losses[scored].sum())
+            count += int(scored.sum())
         return {"loss": (total, count)}
 
 
@@ -228,7 +252,7 @@ def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
     if not ctx.main:
         return run.finish([], details, "")
     rows = read_metrics(run.dir / "metrics.jsonl")
-    details["chars_per_s"] = _median([r["chars_per_s"] for r in rows if "chars_per_s" in r])
+    details["chars_per_s"] = median_of([r["chars_per_s"] for r in rows if "chars_per_s" in r])
     run.save_figure(
         loss_curves(
             rows,
@@ -258,52 +282,6 @@ def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
         lines=result_lines(details),
         hints=[f"more text: seqlab sample {run.dir} --length 1000"],
     )
-
-
-def headline(d: dict) -> list[Headline]:
-    """The run's headline results, from its details."""
-    return [
-        Headline(
-            "validation loss (best)",
-            round(d["best_valid_loss"], 4),
-            "nats/char",
-            f"unigram baseline {d['unigram_loss']:.4f}",
-        ),
-        Headline("training loss (last window)", round(d["train_loss"], 4), "nats/char"),
-        Headline("steps", d["steps"], "", f"in {_duration(d['train_seconds'])} of training"),
-        Headline("throughput (median)", round(d["chars_per_s"]), "chars/s"),
-    ]
-
-
-def result_lines(s: dict) -> list[str]:
-    """What `seqlab run` prints at the end."""
-
-    def nats(x):
-        return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f} nats ({x / LN2:.3f} bits)"
-
-    lines = [
-        f"{s['steps']:,} steps in {_duration(s['train_seconds'])} ({s['stop_reason']})"
-        f" · median {s.get('chars_per_s', float('nan')):,.0f} chars/s",
-        f"training loss   {nats(s['train_loss'])} per char",
-        f"validation loss {nats(s['valid_loss'])} per char "
-        f"(best {s['best_valid_loss']:.4f} at step {s['best_step']:,})",
-    ]
-    if "sample" in s:
-        lines += ["", "sample:", *("  | " + line for line in s["sample"].rstrip().split("\n"))]
-    return lines
-
-
-def _duration(seconds: float) -> str:
-    """``42.1 s`` under a minute, else ``m:ss``."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}:{rest:02d}"
-
-
-def _median(values):
-    values = sorted(values)
-    return values[len(values) // 2] if values else float("nan")
 
 
 def _title(cfg: CharLMExperimentConfig, details: dict) -> str:
@@ -436,7 +414,7 @@ PRESETS = {
             max_len=128,
             dropout=0.1,
         ),
-        data=DataConfig(batch_size=32, chunk_length=128, eval_chunk_length=128),
+        data=DataConfig(batch_size=32, chunk_length=128, eval_chunk_length=128, eval_stride=64),
         train=TrainConfig(
             optimizer="adamw",
             lr=1.5e-3,
@@ -446,7 +424,7 @@ PRESETS = {
             max_steps=0,
             warmup_steps=200,
             min_lr_ratio=0.05,
-            eval_every=500,
+            eval_every=1000,
             checkpoint_every=250,
         ),
     ),

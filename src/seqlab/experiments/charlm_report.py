@@ -3,8 +3,55 @@
 import math
 
 from ..models.charlm import CharLMConfig
+from ..report.summary import Headline
 
 LN2 = math.log(2)
+
+
+def headline(d: dict) -> list[Headline]:
+    """The run's headline results, from its details."""
+    return [
+        Headline(
+            "validation loss (best)",
+            round(d["best_valid_loss"], 4),
+            "nats/char",
+            f"unigram baseline {d['unigram_loss']:.4f}",
+        ),
+        Headline("training loss (last window)", round(d["train_loss"], 4), "nats/char"),
+        Headline("steps", d["steps"], "", f"in {_duration(d['train_seconds'])} of training"),
+        Headline("throughput (median)", round(d["chars_per_s"]), "chars/s"),
+    ]
+
+
+def result_lines(s: dict) -> list[str]:
+    """What `seqlab run` prints at the end."""
+
+    def nats(x):
+        return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f} nats ({x / LN2:.3f} bits)"
+
+    lines = [
+        f"{s['steps']:,} steps in {_duration(s['train_seconds'])} ({s['stop_reason']})"
+        f" · median {s.get('chars_per_s', float('nan')):,.0f} chars/s",
+        f"training loss   {nats(s['train_loss'])} per char",
+        f"validation loss {nats(s['valid_loss'])} per char "
+        f"(best {s['best_valid_loss']:.4f} at step {s['best_step']:,})",
+    ]
+    if "sample" in s:
+        lines += ["", "sample:", *("  | " + line for line in s["sample"].rstrip().split("\n"))]
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    """``42.1 s`` under a minute, else ``m:ss``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def median_of(values):
+    values = sorted(values)
+    return values[len(values) // 2] if values else float("nan")
 
 
 def model_sentence(m: CharLMConfig) -> str:
