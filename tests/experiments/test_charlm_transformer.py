@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.train import checkpoint
+from seqlab.train.metrics import read_metrics
 
-from ..runs import CLI, assert_same_losses, charlm_args, run_cli, wait_for_step
+from ..runs import CLI, TORCHRUN, assert_same_losses, charlm_args, run_cli, wait_for_step
 
 TRANSFORMER = dict(model__kind="transformer", model__hidden_size=32, model__num_layers=2,
                    model__max_len=32, data__eval_chunk_length=32)  # fmt: skip
@@ -107,3 +108,20 @@ def test_window_evaluation_scores_each_target_once_from_its_own_window():
             scored += 16 if s == 0 else 8
     assert count == scored == 200  # targets 0 … 199, each once
     assert total == pytest.approx(expected, rel=1e-6)
+
+
+def test_two_processes_train_the_transformer_like_one(corpus_file, tmp_path):
+    """DDP as for the recurrent models; the windowed validation splits its windows by rank."""
+    settings = charlm_args(corpus_file, **TRANSFORMER, data__eval_stride=16,
+                           train__max_steps=20, train__eval_every=10)  # fmt: skip
+    ddp, one = tmp_path / "ddp", tmp_path / "one"
+    done = subprocess.run([*TORCHRUN, *settings, "--out", str(ddp)], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert run_cli(*settings, "--out", one) == 0
+    rows = [[r for r in read_metrics(d / "metrics.jsonl") if r["split"] == "valid"]
+            for d in (ddp, one)]  # fmt: skip
+    assert [r["step"] for r in rows[0]] == [10, 20]
+    assert all(r["rank_param_spread"] == 0.0 for r in rows[0])
+    for a, b in zip(*rows, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)

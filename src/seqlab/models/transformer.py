@@ -19,7 +19,7 @@ computation without the cache (``use_cache = False``) recomputes every earlier p
 gives the same tokens (a test), only slower (``benchmarks/transformer_cache.py``).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -100,8 +100,6 @@ class TransformerConfig:
 
     def train_config(self, train):
         """The run's TrainConfig with this section's overrides applied (same budget)."""
-        from dataclasses import replace
-
         changes = {}
         if self.schedule:
             changes["schedule"] = self.schedule
