@@ -412,6 +412,7 @@ PRESETS = {
             num_layers=4,
             heads=4,
             max_len=256,
+            positional="sinusoidal",
             dropout=0.0,
         ),
         data=DataConfig(batch_size=16, chunk_length=256, eval_chunk_length=256, eval_stride=128),
