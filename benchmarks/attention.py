@@ -16,7 +16,22 @@ is faster), and the
 bytes of the distinct tensors each keeps for its backward over the T steps (counted with
 saved-tensor hooks, so deterministic). Outputs and gradients are checked to agree first.
 
-    .venv/bin/python benchmarks/attention.py [--budget 1.0] [--out FILE.json]
+Multi-head rows (``--part multihead``): self-attention over (B, T, E) with H heads,
+batch_first, no mask, ``need_weights=False``, from torch's weights copied in; four columns:
+
+- ``torch.nn``: ``torch.nn.MultiheadAttention`` (its fused SDPA kernel; in eval-mode
+  inference its native fast path);
+- ``auto``:     ``seqlab.attention.MultiheadAttention(backend="auto")``;
+- ``seqlab``:   ``backend="seqlab"``, the hand-derived backward over the explicit weights;
+- ``autograd``: the same equations as ``seqlab`` (one in-projection, ``softmax(QKᵀ/√d) V``,
+  out-projection) under plain autograd.
+
+train = forward + ``torch.autograd.grad`` of ``(out · g).sum()`` for the input and every
+parameter, modules in train mode; infer = the forward under ``inference_mode``, modules in
+eval mode. Ratios are column / ``torch.nn`` from the same run; memory is the bytes of the
+distinct tensors each column keeps for its backward.
+
+    .venv/bin/python benchmarks/attention.py [--part all|additive|multihead] [--budget 1.0]
 """
 
 import argparse
@@ -231,22 +246,69 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=float, default=1.0, help="seconds per timed cell")
-    parser.add_argument("--out", type=Path, default=RESULTS / "attention.json")
-    args = parser.parse_args(argv)
-    rows = [bench(name, *cfg, args.budget) for name, cfg in CONFIGS.items()]
-    table = markdown(rows)
-    print(table)
+def multihead_markdown(rows: list[dict]) -> str:
+    lines = [
+        "| config | mode | ms torch.nn / auto / seqlab / autograd | auto ÷ torch.nn | "
+        "seqlab ÷ torch.nn | autograd ÷ torch.nn |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        for mode in ("train", "infer"):
+            ms, ratio = r[mode]["ms"], r[mode]["ratio_to_torch_nn"]
+            lines.append(
+                f"| {r['config']} | {mode} | "
+                + " / ".join(f"{ms[c]:.1f}" for c in MULTIHEAD_COLUMNS)
+                + " | "
+                + " | ".join(f"{ratio[c]:.2f}" for c in MULTIHEAD_COLUMNS[1:])
+                + " |"
+            )
+    lines += [
+        "",
+        "| config | kept for backward MB: torch.nn / auto / seqlab / autograd |",
+        "|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['config']} | "
+            + " / ".join(f"{r['saved_mb'][c]:.1f}" for c in MULTIHEAD_COLUMNS)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, rows: list[dict], table: str, elapsed: float, budget: float) -> None:
     record = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "budget_s": budget,
+        "elapsed_s": round(elapsed, 1),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    path.with_suffix(".md").write_text(table)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("all", "additive", "multihead"), default="all")
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds per timed cell")
+    parser.add_argument("--out", type=Path, default=RESULTS / "attention.json")
+    parser.add_argument("--multihead-out", type=Path, default=RESULTS / "attention-multihead.json")
+    args = parser.parse_args(argv)
+    if args.part in ("all", "additive"):
+        start = time.perf_counter()
+        rows = [bench(name, *cfg, args.budget) for name, cfg in CONFIGS.items()]
+        table = markdown(rows)
+        print(table)
+        write(args.out, rows, table, time.perf_counter() - start, args.budget)
+    if args.part in ("all", "multihead"):
+        start = time.perf_counter()
+        rows = [multihead_bench(n, *cfg, args.budget) for n, cfg in MULTIHEAD_CONFIGS.items()]
+        table = multihead_markdown(rows)
+        print(table)
+        write(args.multihead_out, rows, table, time.perf_counter() - start, args.budget)
 
 
 if __name__ == "__main__":

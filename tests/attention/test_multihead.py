@@ -217,3 +217,12 @@ def test_scores_are_scaled_by_the_head_size():
     keys = torch.tensor([[[0.0, 0, 0, 0], [1.0, 0, 0, 0]]], dtype=F64)
     _, weights = mha(query, keys, keys)
     torch.testing.assert_close(weights[0, 0], torch.tensor([1, math.e], dtype=F64) / (1 + math.e))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.[a-z_]+` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # the masks' checks become constants
+def test_a_traced_module_gives_the_same_output():
+    ours, _ = pair("seqlab", batch_first=True)
+    args = inputs(True, self_attention=True)
+    traced = torch.jit.trace(ours, args)  # need_weights=True: the hand path's equations
+    assert_same(traced(*args), ours(*args))

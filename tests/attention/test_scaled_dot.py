@@ -248,3 +248,19 @@ def test_is_causal_with_a_mask_applies_both_and_with_the_causal_mask_itself_one(
         out, _ = scaled_dot_product_attention(q, k, v, attn_mask=hint, is_causal=True,
                                               backend=backend)  # fmt: skip
         torch.testing.assert_close(out, causal)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bool_and_float_masks_mix_as_one_additive_mask(backend):
+    q, k, v = qkv()
+    pad = padding()
+    float_pad = torch.zeros(B, S, dtype=F64).masked_fill(pad, -math.inf)
+    blocked = torch.rand(T, S) < 0.3
+    blocked[:, 0] = False  # no empty row
+    mixed, _ = scaled_dot_product_attention(
+        q, k, v, attn_mask=blocked, key_padding_mask=float_pad, backend=backend
+    )
+    bools, _ = scaled_dot_product_attention(
+        q, k, v, attn_mask=blocked, key_padding_mask=pad, backend="seqlab"
+    )
+    torch.testing.assert_close(mixed, bools)

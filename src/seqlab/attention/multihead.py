@@ -13,10 +13,16 @@ with ``average_attn_weights=False`` (no N when unbatched).
 
 Masks follow torch: ``key_padding_mask`` (N, S) bool, True = padding; ``attn_mask`` (L, S) or
 (N·H, L, S), bool True = NOT allowed, or float added to the scores. ``is_causal=True`` applies
-the causal mask (aligned to the end of the keys) — with or without ``attn_mask``, where torch
-asks for the mask itself and takes the flag as a hint. A query row with every key masked out
-gets zeros (torch gives NaN there). The attention itself is
-:func:`~seqlab.attention.scaled_dot.scaled_dot_product_attention`.
+the causal mask (aligned to the end of the keys), with or without ``attn_mask``: torch asks for
+the mask itself and takes the flag as a hint; here a mask given beside the flag is applied too
+(when it is the causal mask itself, the fused kernel's causal mode runs instead of reading it).
+A query row with every key masked out gets zeros (torch's fused kernel does too; its explicit
+path, taken for the weights, gives NaN). The attention itself is
+:func:`~seqlab.attention.scaled_dot.scaled_dot_product_attention`; ``need_weights=False`` lets
+``backend="auto"`` take the fused kernel, so models that do not plot the weights should pass it.
+
+The weights returned are those the output was computed with: after dropout in training, as
+torch's. Nothing is kept on the module.
 
 Weight layout as torch's: ``in_proj_weight`` (3E, E) = [W_q; W_k; W_v] when kdim = vdim = E,
 else ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim), ``v_proj_weight`` (E, vdim);
@@ -46,6 +52,12 @@ def _positive_int(name: str, value) -> None:
 class MultiheadAttention(nn.Module):
     """Multi-head attention with torch.nn.MultiheadAttention's arguments, parameters and outputs.
 
+    With d = E / H and M the masks (0 where allowed, -inf where not, plus any float mask)::
+
+        Q = query W_qᵀ + b_q,   K = key W_kᵀ + b_k,   V = value W_vᵀ + b_v
+        head_h = softmax(Q_h K_hᵀ / √d + M) V_h                (dropout on the softmax)
+        output = concat(head_1, …, head_H) W_oᵀ + b_o
+
     Args:
         embed_dim: E, the model size; num_heads: H, a divisor of E (each head has d = E / H).
         dropout: probability of dropping an attention weight in training.
@@ -58,8 +70,12 @@ class MultiheadAttention(nn.Module):
             ``"seqlab"`` (the hand-derived backward), ``"torch"`` (the fused kernel; the
             explicit path when weights are needed).
 
-    Forward: ``(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
-    average_attn_weights=True, is_causal=False) -> (output, weights or None)``, as torch's.
+    Inputs: ``query`` (L, N, E), ``key`` (S, N, kdim), ``value`` (S, N, vdim) — (N, ·, ·) with
+    ``batch_first``, no N unbatched; ``key_padding_mask`` (N, S), True = padding;
+    ``need_weights``; ``attn_mask`` (L, S) or (N·H, L, S), bool True = masked out or float
+    added; ``average_attn_weights``; ``is_causal`` (the causal mask, with or without attn_mask).
+    Outputs: ``(output like query, weights)``: weights (N, L, S) averaged over heads, (N, H, L, S)
+    with ``average_attn_weights=False``, None with ``need_weights=False``.
 
     Example::
 

@@ -33,7 +33,8 @@ Masks use :class:`torch.nn.MultiheadAttention`'s conventions:
 
 All of them may be given together; a position is allowed when every mask allows it.
 A query row whose keys are all masked gets a **zero row**: zero weights, zero output and zero
-gradient (documented choice; never NaN — torch's modules give NaN there).
+gradient (documented choice; never NaN — torch.nn.MultiheadAttention gives NaN there when it
+returns the weights).
 """
 
 import math
@@ -43,7 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError, ShapeError
-from ..functions import reference_backward
+from ..functions import reference_backward, tracing
 
 BACKENDS = ("auto", "seqlab", "torch")
 
@@ -194,8 +195,8 @@ def _torch_sdpa(q, k, v, mask, p, empty):
 
 def _is_the_causal_mask(mask, T: int, S: int) -> bool:
     """Whether ``mask`` is exactly the (T, S) causal mask, bool or float (0 / -inf)."""
-    if not isinstance(mask, Tensor) or tuple(mask.shape) != (T, S):
-        return False
+    if not isinstance(mask, Tensor) or tuple(mask.shape) != (T, S) or mask.requires_grad:
+        return False  # a mask that learns keeps its place in the graph
     blocked = causal_mask(T, S, mask.device)
     if mask.dtype == torch.bool:
         return torch.equal(mask, blocked)
@@ -274,6 +275,8 @@ def _hand(q, k, v, mask, p, empty, need_weights):
     if p > 0.0:
         shape = (*q.shape[:3], k.shape[2])  # (B, H, T, S)
         keep = torch.empty(shape, dtype=torch.bool, device=q.device).bernoulli_(1.0 - p)
+    if tracing():  # a tracer records ops: the plain equations, not the Function's in-place ones
+        return _reference_outputs(q, k, v, mask, keep, p, empty, need_weights)
     # heads split from a projection are strided views: one copy each (autograd's matmul
     # makes the same), so the Function's batched GEMMs read plain (B·H, n, d) blocks
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
