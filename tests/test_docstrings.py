@@ -23,6 +23,9 @@ MODULES = [
     "seqlab.models.selfattentive",
     "seqlab.models.tagger",
     "seqlab.models.topologies",
+    "seqlab.models.transformer",
+    "seqlab.models.transformer_layers",
+    "seqlab.models.transformer_lm",
 ]
 
 

@@ -22,16 +22,21 @@ from ..data.shakespeare import load_shakespeare
 from ..data.text import CharVocab, StreamBatches, eval_chunks, read_text_file
 from ..decode import sample_stream
 from ..errors import CheckpointError, DataError
-from ..models.charlm import CharLM, CharLMConfig, count_parameters
-from ..report.summary import Headline
+from ..models.charlm import (
+    CharLMConfig,
+    build_charlm,
+    count_parameters,
+    describe_charlm,
+    model_kind,
+)
 from ..train import Context, TrainConfig, Trainer, checkpoint
 from ..train.metrics import read_metrics
 from ..viz.curves import loss_curves
+from .charlm_report import headline, median_of, report, result_lines
 from .registry import Command, Experiment, register
 from .rundir import Run, check_seed
 
 log = logging.getLogger(__name__)
-LN2 = math.log(2)
 
 
 @dataclass(frozen=True)
@@ -42,12 +47,15 @@ class DataConfig:
     chunk_length: int = 128  # T characters per truncated-BPTT chunk
     eval_chunk_length: int = 256
     max_valid_chars: int = 0  # 0: the whole validation text
+    eval_stride: int = 0  # 0: chunks carrying the state; S: overlapping windows (see evaluate)
 
     def __post_init__(self):
         check(0 < self.valid_fraction < 1, "data.valid_fraction", self.valid_fraction, "in (0, 1)")
         for name in ("batch_size", "chunk_length", "eval_chunk_length"):
             check(getattr(self, name) >= 1, f"data.{name}", getattr(self, name), "an integer >= 1")
         check(self.max_valid_chars >= 0, "data.max_valid_chars", self.max_valid_chars, ">= 0")
+        check(0 <= self.eval_stride <= self.eval_chunk_length, "data.eval_stride",
+              self.eval_stride, f"in [0, eval_chunk_length={self.eval_chunk_length}]")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,17 @@ class CharLMExperimentConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
     seed: int = 0
     device: str = "auto"
+
+
+def check_context(cfg: CharLMExperimentConfig) -> None:
+    """A chunk is the Transformer's whole context: no longer than its positions (checked when
+    a run starts, so that --set may change both in any order)."""
+    if cfg.model.kind == "transformer":
+        for name in ("chunk_length", "eval_chunk_length"):
+            value = getattr(cfg.data, name)
+            check(value <= cfg.model.max_len, f"data.{name}", value,
+                  f"at most model.max_len={cfg.model.max_len} (the Transformer's context); "
+                  "raise model.max_len or shorten the chunks")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- data
@@ -122,6 +141,8 @@ class CharLMTask:
         return loss, state, y.numel()
 
     def evaluate(self, model, ctx: Context):
+        if self.cfg.eval_stride:
+            return self._evaluate_windows(model, ctx)
         total, count, state = 0.0, 0, None
         for x, y, fresh in eval_chunks(
             self.valid_ids, self.cfg.batch_size, self.cfg.eval_chunk_length, ctx.rank, ctx.world
@@ -130,6 +151,27 @@ class CharLMTask:
             logits, state = model(x, None if fresh else state)
             total += float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))
             count += y.numel()
+        return {"loss": (total, count)}
+
+    def _evaluate_windows(self, model, ctx: Context):
+        """A fixed-context model (the Transformer) on windows of ``eval_chunk_length`` that
+        start every ``eval_stride`` characters, each from a fresh state; a window scores only
+        its last ``eval_stride`` targets (the first window all of them), so every scored
+        character sees at least ``eval_chunk_length - eval_stride`` characters before it, and
+        each is scored once. The last targets that fill no whole window are left out."""
+        ids, width, stride = self.valid_ids, self.cfg.eval_chunk_length, self.cfg.eval_stride
+        starts = torch.arange(0, len(ids) - width, stride)  # window k: ids[s : s + width]
+        total, count = 0.0, 0
+        mine = starts[ctx.rank :: ctx.world]
+        for batch in mine.split(self.cfg.batch_size):
+            index = batch[:, None] + torch.arange(width)  # (b, width)
+            x, y = ids[index].to(ctx.device), ids[index + 1].to(ctx.device)
+            logits, _ = model(x, None)  # (b, width, V)
+            losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")  # (b, width)
+            first = torch.where(batch == 0, 0, width - stride).to(ctx.device)  # (b,)
+            scored = torch.arange(width, device=ctx.device)[None, :] >= first[:, None]
+            total += float(losses[scored].sum())
+            count += int(scored.sum())
         return {"loss": (total, count)}
 
 
@@ -169,11 +211,12 @@ def vocabulary(run: Run, train_text: str, valid_text: str) -> CharVocab:
 # ---------------------------------------------------------------------------------- run
 def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
     ctx = run.ctx
+    check_context(cfg)
     train_text, valid_text, source = load_texts(cfg.data)
     vocab = vocabulary(run, train_text, valid_text)
     train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
     torch.manual_seed(cfg.seed)
-    model = CharLM.from_config(cfg.model, len(vocab))
+    model = build_charlm(cfg.model, len(vocab))
     task = CharLMTask(train_ids, valid_ids, cfg)
     # Over the characters the model is scored on (data.max_valid_chars may cut them).
     unigram = unigram_loss(train_ids, task.valid_ids[1:], len(vocab))
@@ -209,7 +252,7 @@ def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
     if not ctx.main:
         return run.finish([], details, "")
     rows = read_metrics(run.dir / "metrics.jsonl")
-    details["chars_per_s"] = _median([r["chars_per_s"] for r in rows if "chars_per_s" in r])
+    details["chars_per_s"] = median_of([r["chars_per_s"] for r in rows if "chars_per_s" in r])
     run.save_figure(
         loss_curves(
             rows,
@@ -241,65 +284,22 @@ def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
     )
 
 
-def headline(d: dict) -> list[Headline]:
-    """The run's headline results, from its details."""
-    return [
-        Headline(
-            "validation loss (best)",
-            round(d["best_valid_loss"], 4),
-            "nats/char",
-            f"unigram baseline {d['unigram_loss']:.4f}",
-        ),
-        Headline("training loss (last window)", round(d["train_loss"], 4), "nats/char"),
-        Headline("steps", d["steps"], "", f"in {_duration(d['train_seconds'])} of training"),
-        Headline("throughput (median)", round(d["chars_per_s"]), "chars/s"),
-    ]
-
-
-def result_lines(s: dict) -> list[str]:
-    """What `seqlab run` prints at the end."""
-
-    def nats(x):
-        return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f} nats ({x / LN2:.3f} bits)"
-
-    lines = [
-        f"{s['steps']:,} steps in {_duration(s['train_seconds'])} ({s['stop_reason']})"
-        f" · median {s.get('chars_per_s', float('nan')):,.0f} chars/s",
-        f"training loss   {nats(s['train_loss'])} per char",
-        f"validation loss {nats(s['valid_loss'])} per char "
-        f"(best {s['best_valid_loss']:.4f} at step {s['best_step']:,})",
-    ]
-    if "sample" in s:
-        lines += ["", "sample:", *("  | " + line for line in s["sample"].rstrip().split("\n"))]
-    return lines
-
-
-def _duration(seconds: float) -> str:
-    """``42.1 s`` under a minute, else ``m:ss``."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}:{rest:02d}"
-
-
-def _median(values):
-    values = sorted(values)
-    return values[len(values) // 2] if values else float("nan")
-
-
 def _title(cfg: CharLMExperimentConfig, details: dict) -> str:
-    m = cfg.model
-    return (
-        f"charlm: {m.num_layers}×{m.hidden_size} {m.cell.upper()} ({m.backend}), "
-        f"{details['parameters'] / 1e6:.2f}M parameters"
-    )
+    return f"charlm: {describe_charlm(cfg.model)}, {details['parameters'] / 1e6:.2f}M parameters"
 
 
-def load_weights(model: CharLM, run_dir: Path) -> str:
+def load_weights(model, run_dir: Path) -> str:
     """Put the run's best validation weights (else its latest) into ``model``; which one."""
     for name in ("best.pt", "checkpoint.pt"):
         if (run_dir / name).exists():
             state = checkpoint.load(run_dir / name)
+            found, wanted = model_kind(state.get("model", {})), model_kind(model.state_dict())
+            if found != wanted:
+                raise CheckpointError(
+                    f"{run_dir / name} holds a model.kind={found} model, but the run's "
+                    f"configuration builds model.kind={wanted}; load it with the configuration "
+                    "it was trained with"
+                )
             try:
                 model.load_state_dict(state["model"])
             except (RuntimeError, KeyError) as err:
@@ -316,9 +316,7 @@ def default_prime(valid_text: str) -> str:
     return head + "\n" if head.endswith(":") else valid_text[:1]
 
 
-def stream_text(
-    model: CharLM, vocab: CharVocab, cfg: SampleConfig, valid_text: str = "", seed: int = 0
-):
+def stream_text(model, vocab: CharVocab, cfg: SampleConfig, valid_text: str = "", seed: int = 0):
     """The prime, then each sampled character as it is drawn."""
     prime = cfg.prime or default_prime(valid_text or vocab.chars[0])
     ids = vocab.encode(prime)
@@ -330,7 +328,7 @@ def stream_text(
 
 
 def sample_text(
-    model: CharLM, vocab: CharVocab, cfg: SampleConfig, valid_text: str = "", seed: int = 0
+    model, vocab: CharVocab, cfg: SampleConfig, valid_text: str = "", seed: int = 0
 ) -> str:
     return "".join(stream_text(model, vocab, cfg, valid_text, seed))
 
@@ -358,7 +356,7 @@ def sample_command(run: Run, args, out) -> int:
     )
     check_seed(replace(cfg, seed=args.seed))
     vocab = CharVocab.load(run.dir / "vocab.json")
-    model = CharLM.from_config(cfg.model, len(vocab))
+    model = build_charlm(cfg.model, len(vocab))
     load_weights(model, run.dir)
     if not s.prime:
         s = replace(s, prime="\n")
@@ -372,60 +370,6 @@ def sample_command(run: Run, args, out) -> int:
 
 
 SAMPLE = Command("sample", "generate text from a trained run", sample_arguments, sample_command)
-
-
-# ---------------------------------------------------------------------------------- report
-def report(cfg: CharLMExperimentConfig, run: Run, s: dict) -> str:
-    m, t = cfg.model, cfg.train
-
-    def nats(x):
-        return "n/a" if x is None or not math.isfinite(x) else f"{x:.4f} nats ({x / LN2:.4f} bits)"
-
-    scored = ""
-    if cfg.data.max_valid_chars and cfg.data.max_valid_chars < s["valid_chars"]:
-        scored = (
-            f" Validation losses are over the first {cfg.data.max_valid_chars:,} validation"
-            " characters only (`data.max_valid_chars`)."
-        )
-    budget = f"{t.max_steps} steps" if t.max_steps else ""
-    if t.time_budget:
-        budget += (" or " if budget else "") + f"{t.time_budget / 60:g} minutes"
-    return f"""# charlm — character-level language model
-
-Preset `{run.preset}`. Data: {s["source"]} — {s["train_chars"]:,} training and
-{s["valid_chars"]:,} validation characters, {s["vocab"]} distinct.{scored}
-
-Model: embedding {m.embedding_size} → {m.num_layers} × {m.hidden_size} {m.cell.upper()}
-(backend `{m.backend}`{", layer norm" if m.layer_norm else ""}, dropout {m.dropout}) → linear to
-the vocabulary; {s["parameters"]:,} parameters. Training: {t.optimizer} lr {t.lr:g}
-({t.schedule}, warm-up {t.warmup_steps}), batch {cfg.data.batch_size} × {cfg.data.chunk_length}
-characters, clipping at {t.clip_norm:g}, budget {budget}.
-
-## Result
-
-| | per character |
-|---|---|
-| final training loss (last logging window) | {nats(s["train_loss"])} |
-| final validation loss | {nats(s["valid_loss"])} |
-| best validation loss (step {s["best_step"]}) | {nats(s["best_valid_loss"])} |
-
-{s["steps"]:,} steps in {s["train_seconds"] / 60:.1f} minutes (stopped by {s["stop_reason"]});
-median throughput {s["chars_per_s"]:,.0f} characters/s.
-
-For scale: predicting each validation character from the training text's character
-frequencies alone (a unigram model) costs {nats(s["unigram_loss"])}.
-
-![loss](figures/loss.png)
-
-## Sample
-
-Temperature {cfg.sample.temperature}, top-k {cfg.sample.top_k or "off"}, seed {cfg.seed}, from
-the best validation weights:
-
-```
-{s["sample"]}
-```
-"""
 
 
 PRESETS = {
@@ -460,6 +404,31 @@ PRESETS = {
             checkpoint_every=250,
         ),
     ),
+    "transformer": CharLMExperimentConfig(
+        model=CharLMConfig(
+            kind="transformer",
+            backend="auto",
+            hidden_size=128,
+            num_layers=4,
+            heads=4,
+            max_len=256,
+            positional="sinusoidal",
+            dropout=0.0,
+        ),
+        data=DataConfig(batch_size=16, chunk_length=256, eval_chunk_length=256, eval_stride=128),
+        train=TrainConfig(
+            optimizer="adamw",
+            lr=2e-3,
+            beta2=0.99,
+            weight_decay=0.1,
+            time_budget=15 * 60,
+            max_steps=0,
+            warmup_steps=100,
+            min_lr_ratio=0.05,
+            eval_every=1000,
+            checkpoint_every=250,
+        ),
+    ),
     "lecture": CharLMExperimentConfig(
         model=CharLMConfig(cell="lstm", backend="auto", hidden_size=512, num_layers=3, dropout=0.2),
         data=DataConfig(batch_size=64, chunk_length=128),
@@ -486,6 +455,7 @@ register(
             "quick": "1x64 GRU, 60 steps: a smoke test (seconds)",
             "demo": "1x256 GRU, ~3 minutes: samples that already read like a play",
             "default": "1x512 GRU, 15 minutes: the best result in that budget on two cores",
+            "transformer": "a decoder-only Transformer, 4 blocks x 128, context 256, 15 minutes",
             "lecture": "the lecture's 3x512 LSTM, dropout 0.2: hours on two cores",
         },
     )

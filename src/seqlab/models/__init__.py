@@ -16,6 +16,8 @@ from .selfattentive import KeywordClassifier, SelfAttentiveClassifier, SelfAtten
 from .seq2seq import Seq2Seq, Seq2SeqConfig
 from .tagger import SequenceTagger
 from .topologies import ClassToSequence, Decoder, EncoderDecoder, SequenceClassifier
+from .transformer import Transformer, TransformerConfig
+from .transformer_lm import TransformerLM
 
 __all__ = [
     "BACKENDS",
@@ -37,6 +39,9 @@ __all__ = [
     "SequenceTagger",
     "StepModel",
     "TranslationModel",
+    "Transformer",
+    "TransformerConfig",
+    "TransformerLM",
     "TranslationVariant",
     "recurrent_cell",
     "recurrent_layer",

@@ -16,12 +16,22 @@ from torch import Tensor, nn
 
 from ..config import check
 from .layers import BACKENDS, CELLS, batch_major, layer_major, recurrent_layer
+from .transformer_layers import ACTIVATIONS, POSITIONAL
+from .transformer_lm import TransformerLM
+
+KINDS = ("rnn", "transformer")
 
 
 @dataclass(frozen=True)
 class CharLMConfig:
-    """The sizes of a :class:`CharLM` (the ``model`` section of ``seqlab run charlm``)."""
+    """The sizes of a :class:`CharLM` (the ``model`` section of ``seqlab run charlm``), or with
+    ``kind="transformer"`` of a :class:`~.transformer_lm.TransformerLM`: then ``hidden_size``
+    is d_model, ``num_layers`` the blocks, ``heads``, ``ff_size`` (0 = 4 × d_model),
+    ``max_len``, ``positional``, ``norm_first`` and ``activation`` its own settings,
+    ``backend`` the attention's (``torch.nn`` reads as ``torch``), and ``cell``,
+    ``embedding_size`` and ``layer_norm`` play no part."""
 
+    kind: str = "rnn"  # rnn | transformer
     cell: str = "lstm"
     backend: str = "seqlab"
     embedding_size: int = 64
@@ -29,8 +39,32 @@ class CharLMConfig:
     num_layers: int = 1
     dropout: float = 0.0
     layer_norm: bool = False
+    heads: int = 4
+    ff_size: int = 0
+    max_len: int = 256
+    positional: str = "learned"
+    norm_first: bool = True
+    activation: str = "gelu"
 
     def __post_init__(self):
+        check(self.kind in KINDS, "model.kind", self.kind, f"one of {', '.join(KINDS)}")
+        if self.kind == "transformer":
+            check(
+                self.heads >= 1 and self.hidden_size % self.heads == 0,
+                "model.heads",
+                self.heads,
+                f"an integer >= 1 dividing model.hidden_size={self.hidden_size}",
+            )
+            check(self.ff_size >= 0, "model.ff_size", self.ff_size, ">= 0 (0 = 4 × hidden_size)")
+            check(self.max_len >= 2, "model.max_len", self.max_len, "an integer >= 2")
+            check(
+                self.positional in POSITIONAL,
+                "model.positional",
+                self.positional,
+                f"one of {', '.join(POSITIONAL)}",
+            )
+            check(self.activation in ACTIVATIONS, "model.activation", self.activation,
+                  f"one of {', '.join(ACTIVATIONS)}")  # fmt: skip
         check(self.cell in CELLS, "model.cell", self.cell, f"one of {', '.join(CELLS)}")
         check(self.backend in BACKENDS, "model.backend", self.backend, f"one of {BACKENDS}")
         for name in ("embedding_size", "hidden_size", "num_layers"):
@@ -119,6 +153,34 @@ class CharLM(nn.Module):
         (N, V), the state batch-first ((N, L, H), or a pair for the LSTM), no attention."""
         logits, state = self(tokens[:, None], layer_major(state))  # (N, 1, V)
         return logits[:, 0], batch_major(state), None
+
+
+def build_charlm(cfg: CharLMConfig, vocab_size: int) -> nn.Module:
+    """The ``model`` section's language model: a :class:`CharLM` or a :class:`TransformerLM`."""
+    if cfg.kind == "rnn":
+        return CharLM.from_config(cfg, vocab_size)
+    return TransformerLM(
+        vocab_size, cfg.hidden_size, cfg.heads, cfg.num_layers, cfg.ff_size or None, cfg.dropout,
+        cfg.activation, cfg.norm_first, cfg.positional, cfg.max_len,
+        backend="torch" if cfg.backend == "torch.nn" else cfg.backend,
+    )  # fmt: skip
+
+
+def model_kind(state_dict: dict) -> str:
+    """What kind of language model a state dict's parameter names come from."""
+    if any(k.startswith("stack.") for k in state_dict):
+        return "transformer"
+    return "rnn" if any(k.startswith("rnn.") for k in state_dict) else "unknown"
+
+
+def describe_charlm(cfg: CharLMConfig) -> str:
+    """The model in a few words, e.g. ``1×512 GRU (seqlab)`` or ``Transformer 4×256, 4 heads``."""
+    if cfg.kind == "transformer":
+        return (
+            f"Transformer {cfg.num_layers}×{cfg.hidden_size}, {cfg.heads} heads, "
+            f"{'pre' if cfg.norm_first else 'post'}-norm, context {cfg.max_len}"
+        )
+    return f"{cfg.num_layers}×{cfg.hidden_size} {cfg.cell.upper()} ({cfg.backend})"
 
 
 @torch.no_grad()

@@ -35,21 +35,24 @@ def details(folder):
 def test_quick_dates_run_leaves_everything(dates_run):
     names = {p.name for p in dates_run.iterdir()}
     assert {"config.json", "summary.json", "report.md", "source_vocab.json"} <= names
-    for figure in ("alignments.png", "training.png"):
+    for figure in ("alignments.png", "training.png", "heads.png"):
         assert (dates_run / "figures" / figure).stat().st_size > 10_000
-    for kind in ("additive", "none"):
+    for kind in ("additive", "none", "transformer"):
         assert (dates_run / "trainings" / kind / "result.json").exists()
     s = details(dates_run)
-    assert list(s["results"]) == ["additive", "none"] and s["test_size"] == 64
+    assert list(s["results"]) == ["additive", "none", "transformer"] and s["test_size"] == 64
+    assert s["head_maps"]["path"] == "figures/heads.png"
     report = (dates_run / "report.md").read_text()
     for r in s["results"].values():
         assert f"| {r['label']} | {r['exact_greedy']:.1%} | {r['exact_beam']:.1%} |" in report
     # the report describes the models as configured (the quick preset's sizes)
     assert "bidirectional GRU encoder 16+16, GRU decoder 32 with additive attention 16" in report
     assert "Adam lr 0.01" in report
+    assert "Transformer 1+1 layers, d_model 16, 2 heads, FFN 32 (relu), post-norm" in report
+    assert "![per-head attention](figures/heads.png)" in report
 
 
-@pytest.mark.parametrize("kind", ["additive", "none"])
+@pytest.mark.parametrize("kind", ["additive", "none", "transformer"])
 def test_summary_scores_are_what_the_saved_models_do(dates_run, kind):
     """Re-decode the test dates with each saved model, greedy and beam: the same exact match."""
     run = rundir.reopen(str(dates_run), distributed.Context())
@@ -101,13 +104,21 @@ def test_translate_prints_a_translation_and_saves_its_alignment(dates_run, tmp_p
     assert "fixed context model, beam 3" in capsys.readouterr().err
 
 
+def test_translate_plots_every_head_of_a_transformer(dates_run, tmp_path, capsys):
+    plot = tmp_path / "heads.png"
+    args = ("translate", dates_run, "3 mai 1998", "--model", "transformer", "--plot", plot)
+    assert run_cli(*args) == 0
+    assert "Transformer model, beam 3" in capsys.readouterr().err
+    assert plot.stat().st_size > 20_000  # 3 kinds × 1 layer × 2 heads of panels
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
         (["   "], "empty"),
         (["3 mai 1998 ☃"], "☃"),
         (["3 mai 1998", "--beam", "0"], "--beam 0"),
-        (["3 mai 1998", "--model", "dot"], "trained additive, none"),
+        (["3 mai 1998", "--model", "dot"], "trained additive, none, transformer"),
         (["3 mai 1998", "--model", "none", "--plot", "x.png"], "no attention"),
     ],
 )

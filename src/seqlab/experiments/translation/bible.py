@@ -20,12 +20,14 @@ from ...data import bible
 from ...data.synthetic import generator
 from ...data.vocab import TokenVocab, detokenize, word_tokens
 from ...models.seq2seq import Seq2SeqConfig
+from ...models.transformer import TransformerConfig
 from ...report.summary import Headline
 from ...train import TrainConfig
 from ...viz.alignment import alignment_grid, score_by_length
 from ..registry import Experiment, register
 from ..rundir import Run
 from .bible_report import bible_lines, bible_report
+from .heads import save_head_maps
 from .pipeline import Corpus, alignment_of, fit_and_decode, translate_command
 from .report import curves_figure
 from .task import DecodeConfig, model_kinds
@@ -64,6 +66,18 @@ class TranslateBibleConfig:
     rnn: Seq2SeqConfig = field(
         default_factory=lambda: Seq2SeqConfig(
             embedding_size=128, hidden_size=128, attention_size=128, readout_size=256
+        )
+    )
+    transformer: TransformerConfig = field(
+        default_factory=lambda: TransformerConfig(
+            d_model=128,
+            heads=4,
+            ff_size=512,
+            label_smoothing=0.1,
+            schedule="noam",
+            warmup_steps=400,
+            lr=1e-3,
+            beta2=0.98,
         )
     )
     train: TrainConfig = field(
@@ -244,6 +258,10 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None):
             "α_ij on held-out verses: English tokens along x, the Spanish the attention model "
             "wrote (beam search) along y.",
         )
+    details["head_maps"] = save_head_maps(
+        run, trained, corpus.test_sources[shown[0]], word_tokens(test[shown[0]].english),
+        shown[0], "verse",
+    )  # fmt: skip
     if run.ctx.main:
         run.save_figure(
             score_by_length(
@@ -305,6 +323,10 @@ PRESETS = {
         TranslateBibleConfig(),
         data=BibleDataConfig(max_words=12, test_max_words=20, vocab_size=500, test_size=40),
         rnn=Seq2SeqConfig(embedding_size=16, hidden_size=16, attention_size=16, readout_size=32),
+        transformer=TransformerConfig(
+            d_model=16, heads=2, encoder_layers=1, decoder_layers=1, ff_size=32, dropout=0.0
+        ),
+        models="additive,none,transformer",
         train=TrainConfig(lr=1e-2, max_steps=30, eval_every=15, checkpoint_every=15),
         decode=DecodeConfig(beam=3, max_length_ratio=1.5, max_length_extra=5, batch_size=40),
         batch_size=16,

@@ -1,6 +1,6 @@
 """``translate-bible``'s report.md and the lines the CLI prints at the end."""
 
-from .report import budget, model_lines
+from .report import budget, head_maps_section, model_lines
 
 
 def bible_lines(s: dict) -> list[str]:
@@ -106,7 +106,7 @@ tokens) → beyond them ({d.max_words + 1}-{d.test_max_words} tokens):
 
 {_length_table(s)}
 
-{alignment}
+{alignment}{head_maps_section(s)}
 ![validation curves](figures/training.png)
 
 ## Examples (held-out books, beam search)

@@ -2,7 +2,8 @@
 "Tuesday, March 3, 1998", "3/3/98") -> ISO ``YYYY-MM-DD``, character by character.
 
 Two decoders with the same encoder, sizes, data and number of steps: Bahdanau's additive
-attention, and the fixed-context baseline that sees only the encoder's final states. Both are
+attention, and the fixed-context baseline that sees only the encoder's final states; beside
+them a small Transformer (``transformer`` section) with the same data and steps. All are
 scored by exact match on test dates that never occur in training (the split is by date), with
 greedy and beam search; the attention model's alignments show which characters of the source
 each output digit read.
@@ -20,6 +21,7 @@ from ...data import dates
 from ...data.synthetic import TEST, VALID, generator
 from ...data.vocab import TokenVocab, char_tokens
 from ...models.seq2seq import Seq2SeqConfig
+from ...models.transformer import TransformerConfig
 from ...report.summary import Headline
 from ...train import TrainConfig
 from ...train.metrics import read_metrics
@@ -27,6 +29,7 @@ from ...viz.alignment import alignment_grid
 from ..registry import Experiment, register
 from ..rundir import Run
 from .dates_report import dates_lines, dates_report
+from .heads import save_head_maps
 from .pipeline import Corpus, alignment_of, fit_and_decode, translate_command
 from .report import curves_figure
 from .task import DecodeConfig, model_kinds
@@ -39,13 +42,24 @@ class TranslateDatesConfig:
             embedding_size=32, hidden_size=64, attention_size=64, readout_size=128
         )
     )
+    transformer: TransformerConfig = field(
+        default_factory=lambda: TransformerConfig(
+            d_model=64,
+            heads=4,
+            ff_size=256,
+            schedule="noam",
+            warmup_steps=200,
+            lr=2e-3,
+            beta2=0.98,
+        )
+    )
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
             lr=3e-3, max_steps=2500, eval_every=100, checkpoint_every=250, min_lr_ratio=0.05
         )
     )
     decode: DecodeConfig = field(default_factory=DecodeConfig)
-    models: str = "additive,none"  # models trained with the same budget (the table's names)
+    models: str = "additive,none,transformer"  # trained with the same budget (the table's names)
     batch_size: int = 128
     valid_size: int = 1000
     test_size: int = 2000
@@ -180,6 +194,10 @@ def run(cfg: TranslateDatesConfig, run: Run, on_event=None):
             "model wrote (greedy) along y. Each output digit should read its own part of the "
             "source.",
         )
+    shown = _examples(pairs)[0]
+    details["head_maps"] = save_head_maps(
+        run, trained, corpus.test_sources[shown], list(pairs[shown].source), shown, "date"
+    )
     if run.ctx.main:
         run.save_figure(
             curves_figure(run, trained),
@@ -232,6 +250,10 @@ PRESETS = {
     "quick": replace(
         TranslateDatesConfig(),
         rnn=Seq2SeqConfig(embedding_size=8, hidden_size=16, attention_size=16, readout_size=32),
+        transformer=TransformerConfig(
+            d_model=16, heads=2, encoder_layers=1, decoder_layers=1, ff_size=32, dropout=0.0
+        ),
+        models="additive,none,transformer",
         train=TrainConfig(lr=1e-2, max_steps=60, eval_every=30, checkpoint_every=30),
         decode=DecodeConfig(beam=3),
         batch_size=32,
@@ -252,7 +274,8 @@ register(
         commands=(TRANSLATE,),
         preset_notes={
             "quick": "tiny models, 60 steps each: a smoke test (seconds)",
-            "default": "attention and fixed-context GRUs, 2,500 steps each, a few minutes",
+            "default": "attention and fixed-context GRUs and a Transformer, 2,500 steps each, "
+            "about 10 minutes",
         },
     )
 )

@@ -1,6 +1,6 @@
 """``translate-dates``'s report.md and the lines the CLI prints at the end."""
 
-from .report import budget, model_lines, pct, step_text
+from .report import budget, head_maps_section, model_lines, pct, step_text
 
 
 def dates_lines(s: dict) -> list[str]:
@@ -105,7 +105,7 @@ for each output token, instead of everything squeezed into one vector.
 {head}
 |---|---|---|---|---|---|---|
 {rows}
-{alignment}
+{alignment}{head_maps_section(s)}
 ![validation curves](figures/training.png)
 
 Validation during training ({cfg.valid_size:,} dates of the validation split):

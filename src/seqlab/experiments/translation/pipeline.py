@@ -25,7 +25,15 @@ from ...viz.alignment import Alignment, alignment_figure
 from .. import sweep
 from ..registry import Command
 from ..rundir import Run
-from .task import DecodeConfig, Pairs, TranslationTask, build_model, decode_corpus
+from .heads import has_head_maps, head_maps
+from .task import (
+    DecodeConfig,
+    Pairs,
+    TranslationTask,
+    build_model,
+    decode_corpus,
+    training_of,
+)
 
 SOURCE_VOCAB, TARGET_VOCAB = "source_vocab.json", "target_vocab.json"
 
@@ -66,6 +74,8 @@ class Trained:
     beam: list[Hypothesis]
     greedy_text: list[str]  # the same, detokenised
     beam_text: list[str]
+    model: object = None  # the trained model (its final weights)
+    target_vocab: TokenVocab | None = None
 
     @property
     def label(self) -> str:
@@ -95,8 +105,10 @@ def fit_and_decode(run: Run, experiment: str, corpus: Corpus, cfg, on_event=None
             on_event("stage", {"text": f"[{i}/{len(cfg.kinds)}] {verb} {label}"})
         torch.manual_seed(cfg.seed)  # the same initial embeddings and encoder for every kind
         model = build_model(cfg, kind, len(corpus.source_vocab), len(vocab))
-        task = TranslationTask(corpus.draw, corpus.valid, vocab.bos, vocab.eos, exact=exact)
-        record = sweep.fit(run, kind, model, task, cfg.train, fingerprint, on_event)
+        train, smoothing = training_of(cfg, kind)
+        task = TranslationTask(corpus.draw, corpus.valid, vocab.bos, vocab.eos, exact=exact,
+                               label_smoothing=smoothing)  # fmt: skip
+        record = sweep.fit(run, kind, model, task, train, fingerprint, on_event)
         if on_event:
             text = (
                 f"      decoding {len(corpus.test_sources):,} test sentences (greedy, beam "
@@ -108,7 +120,7 @@ def fit_and_decode(run: Run, experiment: str, corpus: Corpus, cfg, on_event=None
             for beam in (1, decode_cfg.beam)
         ]
         texts = [[corpus.detokenize(vocab.decode(h.tokens)) for h in found] for found in hyps]
-        out.append(Trained(kind, record, *hyps, *texts))
+        out.append(Trained(kind, record, *hyps, *texts, model=model, target_vocab=vocab))
     return out
 
 
@@ -197,7 +209,10 @@ def translate(
     }
     if plot:
         shown = ["<unk>" if t in set(missing) else t for t in tokens]
-        fig = alignment_figure(alignment_of(shown, target_vocab, hyp, variant.label))
+        if has_head_maps(model):  # every layer's and head's weights, not one average
+            fig = head_maps(model, ids, shown, hyp, target_vocab, f"{variant.label}: {text}")
+        else:
+            fig = alignment_figure(alignment_of(shown, target_vocab, hyp, variant.label))
         result["plot"] = str(save_plot(fig, Path(plot)))
     return result
 
@@ -219,7 +234,10 @@ def translate_arguments(parser) -> None:
     """The options of ``seqlab translate`` (shared by every translation experiment)."""
     parser.add_argument("text", help="the sentence (or date) to translate")
     parser.add_argument("--beam", type=int, help="beam width (1 = greedy; default: the run's)")
-    parser.add_argument("--plot", metavar="FILE", help="save the alignment heatmap (PNG)")
+    parser.add_argument(
+        "--plot", metavar="FILE",
+        help="save the alignment heatmap (PNG); a Transformer's: every layer's and head's maps",
+    )  # fmt: skip
     parser.add_argument(
         "--model", help="which of the run's models: additive, none ... (default: attention)"
     )

@@ -77,3 +77,16 @@ def budget(cfg) -> str:
         f"{limit} each, batch {cfg.batch_size}, {names[t.optimizer]}{momentum} lr {t.lr:g} "
         f"with {t.schedule} decay to ×{t.min_lr_ratio:g}{warmup}, {clip}"
     )
+
+
+def head_maps_section(s: dict) -> str:
+    """The report's paragraph on the Transformer's per-head maps (empty without one)."""
+    maps = s.get("head_maps")
+    if not maps:
+        return ""
+    return (
+        f"\n## Inside the {maps['label']}\n\n![per-head attention]({maps['path']})\n\n"
+        f"Every layer and head on one test sentence (`{maps['source']}`), greedy: encoder "
+        "self-attention (source × source), the decoder's causal self-attention (each output "
+        "row over the decoder inputs before it) and cross-attention (output × source).\n"
+    )

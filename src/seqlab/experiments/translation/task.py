@@ -55,6 +55,14 @@ def model_kinds(cfg, field: str = "models") -> tuple[str, ...]:
     return kinds
 
 
+def training_of(cfg, kind: str) -> tuple:
+    """(TrainConfig, label smoothing) of the ``kind`` model: the run's ``train`` section, with
+    the overrides its own section may make (``train_config``, ``label_smoothing``)."""
+    section = getattr(cfg, translation_variant(kind, cfg).section)
+    train = section.train_config(cfg.train) if hasattr(section, "train_config") else cfg.train
+    return train, getattr(section, "label_smoothing", 0.0)
+
+
 def build_model(cfg, kind: str, source_vocab: int, target_vocab: int) -> TranslationModel:
     """The ``kind`` model of the table, from its section of the configuration ``cfg``."""
     variant = translation_variant(kind, cfg)
@@ -77,11 +85,14 @@ def collate(sources: list[list[int]], targets: list[list[int]], bos: int, eos: i
     return source, lengths, previous, target
 
 
-def token_losses(model, batch) -> tuple[Tensor, Tensor]:
-    """Summed cross-entropy (nats) over the batch's target tokens, and (B, T) right/wrong."""
+def token_losses(model, batch, label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
+    """Summed cross-entropy (nats) over the batch's target tokens, and (B, T) right/wrong.
+    With ``label_smoothing`` ε the target distribution is (1 − ε) on the reference token plus
+    ε spread evenly over the vocabulary (Szegedy et al. 2016; the Transformer paper's ε = 0.1)."""
     source, lengths, previous, target = batch
     logits, _ = model(source, lengths, previous)  # (B, T, V)
-    loss = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=0, reduction="sum")
+    loss = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=0, reduction="sum",
+                           label_smoothing=label_smoothing)  # fmt: skip
     return loss, (logits.argmax(-1) == target) & (target != 0)
 
 
@@ -89,14 +100,17 @@ class TranslationTask:
     """The Trainer's task: ``draw(step)`` gives the training pairs of a step (a pure function
     of the step); validation is teacher-forced loss (nats per target token, EOS included) and
     token accuracy over fixed ``valid`` pairs, and with ``exact`` the share of validation
-    sources that greedy decoding translates exactly."""
+    sources that greedy decoding translates exactly. ``label_smoothing`` applies to the
+    training loss only (validation reports the plain cross-entropy)."""
 
     items = "pairs"
 
     def __init__(
-        self, draw, valid: Pairs, bos: int, eos: int, batch_size: int = 256, exact: bool = False
-    ):
+        self, draw, valid: Pairs, bos: int, eos: int, batch_size: int = 256, exact: bool = False,
+        label_smoothing: float = 0.0,
+    ):  # fmt: skip
         self.draw, self.bos, self.eos, self.exact = draw, bos, eos, exact
+        self.label_smoothing = label_smoothing
         sources, targets = valid
         self.valid = [
             (
@@ -112,7 +126,7 @@ class TranslationTask:
         return collate(sources[mine], targets[mine], self.bos, self.eos)
 
     def train_step(self, model, batch, carry):
-        loss, _ = token_losses(model, batch)
+        loss, _ = token_losses(model, batch, self.label_smoothing)
         tokens = int((batch[3] != 0).sum())
         return loss / tokens, None, len(batch[0])
 
