@@ -8,7 +8,13 @@ import torch
 
 import seqlab
 from seqlab import attention, models
-from seqlab.models import selfattentive, seq2seq, tagger, topologies
+from seqlab.models import (
+    selfattentive,
+    seq2seq,
+    tagger,
+    topologies,
+    transformer_layers,
+)
 from seqlab.serialization import TORCH_PARTS, seqlab_module_classes
 
 F64 = torch.float64
@@ -59,6 +65,8 @@ def test_engine_modules_load_whole(make):
         lambda: attention.GeneralAttention(6, 7),
         lambda: attention.DotAttention(),
         lambda: attention.StructuredSelfAttention(6, 5, 3),
+        lambda: attention.MultiheadAttention(8, 2, batch_first=True),
+        lambda: attention.MultiheadAttention(8, 2, kdim=3, vdim=5, bias=False),
     ],
 )
 def test_attention_modules_load_whole(make):
@@ -96,6 +104,47 @@ MODELS = {
     topologies.EncoderDecoder: [
         {"vocab_size": 7, "embedding_size": 3, "hidden_size": 4, "cell": "gru"}
     ],
+    models.Transformer: [
+        dict(
+            source_vocab=9,
+            target_vocab=8,
+            d_model=8,
+            nhead=2,
+            num_encoder_layers=1,
+            num_decoder_layers=1,
+            dim_feedforward=6,
+            positional=p,
+            norm_first=n,
+        )
+        for p in ("sinusoidal", "learned")
+        for n in (False, True)
+    ],
+    models.TransformerLM: [
+        dict(vocab_size=9, d_model=8, nhead=2, num_layers=2, dim_feedforward=6, positional=p)
+        for p in ("sinusoidal", "learned")
+    ],
+    transformer_layers.PositionalEncoding: [dict(d_model=8, kind="learned", max_len=5)],
+    transformer_layers.EncoderLayer: [dict(d_model=8, nhead=2, dim_feedforward=6)],
+    transformer_layers.DecoderLayer: [dict(d_model=8, nhead=2, activation="gelu")],
+    transformer_layers.Stack: [
+        dict(layer_cls=transformer_layers.EncoderLayer, num_layers=2, d_model=8, nhead=2)
+    ],
+    transformer_layers._Layer: [{}],
+    models.Captioner: [
+        dict(
+            vocab_size=9,
+            image_size=16,
+            context=c,
+            channels=2,
+            annotation_size=4,
+            embedding_size=3,
+            hidden_size=5,
+            attention_size=4,
+        )
+        for c in ("attention", "mean")
+    ],
+    models.FrameClassifier: [dict(input_size=3, hidden_size=3, classes=2)],
+    models.Separator: [dict(n_fft=16, hop=4, hidden_size=3, num_layers=1)],
 }
 
 

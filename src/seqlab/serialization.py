@@ -26,11 +26,17 @@ log = logging.getLogger(__name__)
 # The torch.nn modules that seqlab's own models hold (CharLM with backend="torch.nn" holds
 # torch's recurrent modules themselves); tests/test_serialization.py checks every model's parts.
 TORCH_PARTS = (
+    nn.BatchNorm2d,
+    nn.Conv2d,
     nn.Dropout,
     nn.Embedding,
     nn.GRU,
     nn.LSTM,
+    nn.LayerNorm,
     nn.Linear,
+    nn.MaxPool2d,
+    nn.ModuleList,
+    nn.ReLU,
     nn.RNN,
     nn.Sequential,
     nn.Tanh,

@@ -13,7 +13,9 @@ from .protocols import (
     translation_variant,
 )
 from .selfattentive import KeywordClassifier, SelfAttentiveClassifier, SelfAttentiveConfig
+from .separator import Separator
 from .seq2seq import Seq2Seq, Seq2SeqConfig
+from .spoken import FrameClassifier
 from .tagger import SequenceTagger
 from .topologies import ClassToSequence, Decoder, EncoderDecoder, SequenceClassifier
 from .transformer import Transformer, TransformerConfig
@@ -30,10 +32,12 @@ __all__ = [
     "ClassToSequence",
     "Decoder",
     "EncoderDecoder",
+    "FrameClassifier",
     "KeywordClassifier",
     "Seq2Seq",
     "Seq2SeqConfig",
     "SelfAttentiveClassifier",
+    "Separator",
     "SelfAttentiveConfig",
     "SequenceClassifier",
     "SequenceTagger",

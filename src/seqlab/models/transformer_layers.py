@@ -144,7 +144,8 @@ def self_attention(mha, x, padding, causal, need_weights, backend, cache: KV | N
 
 class _Layer(nn.Module):
     def _ffn(self, x: Tensor) -> Tensor:
-        return self.linear2(self.dropout(self.activation(self.linear1(x))))  # W₂ act(W₁x + b₁) + b₂
+        act = ACTIVATIONS[self.activation]  # kept by name: a whole saved layer holds no function
+        return self.linear2(self.dropout(act(self.linear1(x))))  # W₂ act(W₁x + b₁) + b₂
 
     def _check_width(self, x: Tensor) -> None:
         if x.dim() != 3 or x.shape[-1] != self.d_model:
@@ -166,7 +167,7 @@ def _init(layer, d_model, nhead, dim_feedforward, dropout, activation, norm_firs
     layer.linear1 = nn.Linear(d_model, dim_feedforward)
     layer.dropout = nn.Dropout(dropout)
     layer.linear2 = nn.Linear(dim_feedforward, d_model)
-    layer.activation = ACTIVATIONS[activation]
+    layer.activation = activation
     layer.norm1 = nn.LayerNorm(d_model, eps=eps)
     layer.norm2 = nn.LayerNorm(d_model, eps=eps)
     layer.dropout1 = nn.Dropout(dropout)
