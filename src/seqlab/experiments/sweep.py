@@ -26,6 +26,24 @@ from .rundir import Run
 RESULT = "result.json"
 
 
+def load_finished(run: Run, name: str, model: nn.Module, what: str | None = None) -> nn.Module:
+    """Loads the weights of training NAME of a finished run folder into ``model``; a training
+    that has not finished (or left no checkpoint) and a checkpoint of another model are
+    one-line :class:`CheckpointError`s, the first with the command that finishes it."""
+    folder = run.dir / "trainings" / name
+    path = folder / CHECKPOINT
+    if not (folder / RESULT).exists() or not path.exists():
+        raise CheckpointError(
+            f"{what or f'the {name} model'} of {run.dir} has not finished training; finish it "
+            f"with `seqlab run {run.experiment.name} --resume {run.dir}`"
+        )
+    try:
+        model.load_state_dict(checkpoint.load(path)["model"])
+    except (RuntimeError, KeyError) as err:
+        raise CheckpointError(f"{path} does not fit the model: {str(err)[:200]}") from None
+    return model
+
+
 def fingerprint(experiment: str, cfg) -> dict:
     """What a training's checkpoint must match to be resumed: the experiment's whole
     configuration except the device (a run may resume on another)."""

@@ -16,7 +16,6 @@ import numpy as np
 from ...data import digit_scenes as ds
 from ...data.vocab import TokenVocab
 from ...errors import CheckpointError, InputError
-from ...train import checkpoint
 from ...train.trainer import CHECKPOINT
 from ...viz.captions import Captioned, attention_strips, draw_overlay
 from .. import sweep
@@ -101,18 +100,8 @@ def load_model(run: Run, kind: str | None):
             f"{path} is not there: this run folder keeps no checkpoints (as docs/results); "
             "caption with a run of your own, e.g. `seqlab run captions --out runs/captions`"
         )
-    if not (folder / sweep.RESULT).exists() or not path.exists():
-        raise CheckpointError(
-            f"the {kind} model of {run.dir} has no finished training with its checkpoint; "
-            f"finish it with `seqlab run captions --resume {run.dir}`"
-        )
     vocab = TokenVocab.load(run.dir / "vocab.json")
-    model = build_model(run.cfg, kind, len(vocab))
-    try:
-        model.load_state_dict(checkpoint.load(path)["model"])
-    except (RuntimeError, KeyError) as err:
-        raise CheckpointError(f"{path} does not fit the model: {str(err)[:200]}") from None
-    return model, vocab, kind
+    return sweep.load_finished(run, kind, build_model(run.cfg, kind, len(vocab))), vocab, kind
 
 
 def caption(run: Run, image_path: str, beam: int | None = None, plot: str | None = None,

@@ -10,9 +10,7 @@ import torch
 from ...data.reviews import load_reviews
 from ...data.vocab import TokenVocab
 from ...models.selfattentive import SelfAttentiveClassifier
-from ...train import checkpoint
 from ...train.metrics import read_metrics
-from ...train.trainer import CHECKPOINT
 from ...viz.heatmap import Heatmap, heatmap_figure, heatmap_html
 from .. import sweep
 from ..rundir import Run
@@ -188,22 +186,11 @@ def run(cfg, run: Run, on_event=None):
 
 def load_trained(run: Run, name: str | None = None):
     """(model, vocab, name) of a finished training of a run folder (default: the main one)."""
-    from ...errors import CheckpointError, InputError
+    from ...errors import InputError
 
     names = [training_name(p) for p in run.cfg.penalty_list]
     name = name or names[0]
     if name not in names:
         raise InputError(f"--model {name!r}: {run.dir} trained {', '.join(names)}; pick one")
-    path = run.dir / "trainings" / name / CHECKPOINT
-    if not (run.dir / "trainings" / name / sweep.RESULT).exists() or not path.exists():
-        raise CheckpointError(
-            f"the {name} model of {run.dir} has not finished training; finish "
-            f"it with `seqlab run self-attention --resume {run.dir}`"
-        )
     vocab = TokenVocab.load(run.dir / VOCAB)
-    model = build(run.cfg, len(vocab))
-    try:
-        model.load_state_dict(checkpoint.load(path)["model"])
-    except (RuntimeError, KeyError) as err:
-        raise CheckpointError(f"{path} does not fit the model: {str(err)[:200]}") from None
-    return model.eval(), vocab, name
+    return sweep.load_finished(run, name, build(run.cfg, len(vocab))).eval(), vocab, name

@@ -22,10 +22,9 @@ from ...data import mixtures as data
 from ...data.audio import read_wav, write_wav
 from ...data.speech import RATE
 from ...data.synthetic import TEST, generator
-from ...errors import CheckpointError, DataError
+from ...errors import DataError
 from ...models.separator import Separator
-from ...train import TrainConfig, checkpoint
-from ...train.trainer import CHECKPOINT
+from ...train import TrainConfig
 from ...viz import speech as plots
 from .. import sweep
 from ..registry import Command, Experiment, register
@@ -189,19 +188,7 @@ def separate_arguments(parser) -> None:
 
 
 def load_separator(run: Run) -> Separator:
-    folder = run.dir / "trainings" / TRAINING
-    path = folder / CHECKPOINT
-    if not (folder / sweep.RESULT).exists() or not path.exists():
-        raise CheckpointError(
-            f"the separator of {run.dir} has not finished training; finish it with "
-            f"`seqlab run separation --resume {run.dir}`"
-        )
-    model = build(run.cfg)
-    try:
-        model.load_state_dict(checkpoint.load(path)["model"])
-    except (RuntimeError, KeyError) as err:
-        raise CheckpointError(f"{path} does not fit the separator: {str(err)[:200]}") from None
-    return model.eval()
+    return sweep.load_finished(run, TRAINING, build(run.cfg), "the separator").eval()
 
 
 def separate_handler(run: Run, args, out) -> int:

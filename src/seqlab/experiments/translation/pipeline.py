@@ -17,10 +17,8 @@ import torch
 
 from ...data.vocab import TokenVocab
 from ...decode import Hypothesis
-from ...errors import CheckpointError, InputError
+from ...errors import InputError
 from ...models.protocols import translation_variant
-from ...train import checkpoint
-from ...train.trainer import CHECKPOINT
 from ...viz.alignment import Alignment, alignment_figure
 from .. import sweep
 from ..registry import Command
@@ -143,21 +141,10 @@ def load_trained(run: Run, kind: str | None):
         raise InputError(
             f"--model {kind!r}: {run.dir} trained {', '.join(kinds)}; pick one of those"
         )
-    folder = run.dir / "trainings" / kind
-    path = folder / CHECKPOINT
-    if not (folder / sweep.RESULT).exists() or not path.exists():
-        raise CheckpointError(
-            f"the {kind} model of {run.dir} has not finished training; finish it with "
-            f"`seqlab run {run.experiment.name} --resume {run.dir}`"
-        )
     source_vocab = TokenVocab.load(run.dir / SOURCE_VOCAB)
     target_vocab = TokenVocab.load(run.dir / TARGET_VOCAB)
     model = build_model(run.cfg, kind, len(source_vocab), len(target_vocab))
-    try:
-        model.load_state_dict(checkpoint.load(path)["model"])
-    except (RuntimeError, KeyError) as err:
-        raise CheckpointError(f"{path} does not fit the model: {str(err)[:200]}") from None
-    return model, source_vocab, target_vocab, kind
+    return sweep.load_finished(run, kind, model), source_vocab, target_vocab, kind
 
 
 def translate(
