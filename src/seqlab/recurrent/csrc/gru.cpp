@@ -1,0 +1,2 @@
+// The GRU time loops (forward and hand-derived backward), registered as torch.ops.seqlab.*.
+#include "kernels.h"
