@@ -7,7 +7,7 @@ and each step's gate arithmetic fused into one pass. The Python kernels stay the
 and the fallback; the tests run both tiers against autograd.
 
 The extension is compiled with ``torch.utils.cpp_extension`` (g++ and ninja) the first time a
-kernel asks for it, or by ``make`` (``python -m seqlab.recurrent.compiled``), into
+kernel asks for it, or by ``make`` (:func:`main`), into
 ``$SEQLAB_CACHE/ext/<key>`` (default ``~/.cache/seqlab``); the key hashes the sources, torch's
 and Python's versions, the compiler flags and the CPU, so a change to any of them builds anew.
 
