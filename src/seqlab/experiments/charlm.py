@@ -21,7 +21,7 @@ from ..config import check, keys
 from ..data.shakespeare import load_shakespeare
 from ..data.text import CharVocab, StreamBatches, eval_chunks, read_text_file
 from ..decode import sample_stream
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, DataError, one_line
 from ..models.charlm import (
     CharLMConfig,
     build_charlm,
@@ -304,7 +304,7 @@ def load_weights(model, run_dir: Path) -> str:
                 model.load_state_dict(state["model"])
             except (RuntimeError, KeyError) as err:
                 raise CheckpointError(
-                    f"{run_dir / name} does not fit the run's model: {err}"
+                    f"{run_dir / name} does not fit the run's model: {one_line(err)}"
                 ) from None
             return name
     raise CheckpointError(f"{run_dir} holds no best.pt or checkpoint.pt; train it first")
@@ -418,13 +418,13 @@ PRESETS = {
         data=DataConfig(batch_size=16, chunk_length=256, eval_chunk_length=256, eval_stride=128),
         train=TrainConfig(
             optimizer="adamw",
-            lr=2e-3,
+            lr=3e-3,
             beta2=0.99,
             weight_decay=0.1,
             time_budget=15 * 60,
             max_steps=0,
             warmup_steps=100,
-            min_lr_ratio=0.05,
+            min_lr_ratio=0.0,
             eval_every=1000,
             checkpoint_every=250,
         ),
