@@ -86,3 +86,25 @@ def test_parse_list_reads_comma_separated_values_and_names_the_field():
         parse_list("lstm,x", "models", allowed=("lstm", "gru"))
     with pytest.raises(ConfigError, match="delays=''"):
         parse_list("", "delays", int)
+
+
+def test_one_line_quotes_a_long_message_on_one_line():
+    from seqlab.errors import one_line
+
+    message = "Error(s) in loading state_dict:\n\tsize mismatch for w: ...\n\tsize mismatch " * 9
+    quoted = one_line(RuntimeError(message), limit=80)
+    assert "\n" not in quoted and "\t" not in quoted and len(quoted) == 80
+    assert quoted.startswith("Error(s) in loading state_dict: size mismatch for w:")
+    assert one_line(ValueError("short")) == "short"
+
+
+def test_settings_valid_only_together_can_come_in_any_order():
+    from seqlab.train import TrainConfig
+
+    base = TrainConfig(max_steps=2000)
+    for order in (["max_steps=0", "time_budget=774"], ["time_budget=774", "max_steps=0"]):
+        cfg = config.override(base, order)
+        assert (cfg.max_steps, cfg.time_budget) == (0, 774.0)
+    assert config.override(base, ["lr=0.1", "lr=0.2"]).lr == 0.2  # the last one wins
+    with pytest.raises(ConfigError, match="max_steps=0.*positive train.time_budget"):
+        config.override(base, ["max_steps=0"])

@@ -69,7 +69,11 @@ def _describe_keys(cfg) -> str:
 
 
 def override(cfg, assignments: list[str]):
-    """Return ``cfg`` with each ``"dotted.key=value"`` of ``assignments`` applied in order."""
+    """Return ``cfg`` with every ``"dotted.key=value"`` of ``assignments`` applied (a later one
+    wins over an earlier one of the same key). Each section is rebuilt once with all of its
+    changes, so settings that are only valid together (``train.max_steps=0`` with a
+    ``train.time_budget``) can be given in any order."""
+    changes: dict = {}
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
         key = key.strip()
@@ -78,11 +82,13 @@ def override(cfg, assignments: list[str]):
                 f"--set {assignment!r}: expected KEY=VALUE, e.g. train.lr=0.003; valid keys:\n"
                 + _describe_keys(cfg)
             )
-        cfg = _set(cfg, key.split("."), text.strip(), key, root=cfg)
-    return cfg
+        _plan(cfg, key.split("."), text.strip(), key, cfg, changes)
+    return _apply(cfg, changes)
 
 
-def _set(node, path: list[str], text: str, key: str, root):
+def _plan(node, path: list[str], text: str, key: str, root, changes: dict) -> None:
+    """Checks ``key`` against the configuration and records its parsed value in ``changes``
+    (nested dicts per section)."""
     names = {f.name for f in dataclasses.fields(node)}
     head = path[0]
     if head not in names:
@@ -91,17 +97,27 @@ def _set(node, path: list[str], text: str, key: str, root):
     if dataclasses.is_dataclass(current):
         if len(path) == 1:
             raise ConfigError(f"{key!r} is a section; set one of its keys, e.g. {key}.<name>=...")
-        value = _set(current, path[1:], text, key, root)
+        _plan(current, path[1:], text, key, root, changes.setdefault(head, {}))
     else:
         if len(path) > 1:
             raise ConfigError(f"unknown key {key!r}; valid keys:\n" + _describe_keys(root))
-        value = _parse(text, _field_types(type(node))[head], key)
+        changes[head] = (_parse(text, _field_types(type(node))[head], key), f"{key}={text!r}")
+
+
+def _apply(node, changes: dict):
+    values, given = {}, []
+    for head, change in changes.items():
+        if isinstance(change, dict):
+            values[head] = _apply(getattr(node, head), change)
+        else:
+            values[head], assignment = change
+            given.append(assignment)
     try:
-        return dataclasses.replace(node, **{head: value})
+        return dataclasses.replace(node, **values)
     except (ValueError, TypeError) as err:
         if isinstance(err, ConfigError):
             raise
-        raise ConfigError(f"{key}={text!r}: {err}") from None
+        raise ConfigError(f"{', '.join(given) or 'the settings'}: {err}") from None
 
 
 def to_dict(cfg) -> dict[str, Any]:
