@@ -1,6 +1,13 @@
 """Exceptions a user can cause. Each message names what was wrong and how to fix it."""
 
 
+def one_line(err: BaseException, limit: int = 200) -> str:
+    """A library's message (torch's spans one line per mismatched tensor) as one line of at
+    most ``limit`` characters, to quote inside a seqlab error."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class SeqlabError(Exception):
     """Base class of every error seqlab raises on purpose."""
 

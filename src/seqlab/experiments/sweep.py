@@ -16,7 +16,7 @@ from collections.abc import Callable
 from torch import nn
 
 from ..config import keys
-from ..errors import CheckpointError
+from ..errors import CheckpointError, one_line
 from ..files import atomic_write_text
 from ..report.summary import to_json
 from ..train import TrainConfig, Trainer, checkpoint
@@ -40,7 +40,7 @@ def load_finished(run: Run, name: str, model: nn.Module, what: str | None = None
     try:
         model.load_state_dict(checkpoint.load(path)["model"])
     except (RuntimeError, KeyError) as err:
-        raise CheckpointError(f"{path} does not fit the model: {str(err)[:200]}") from None
+        raise CheckpointError(f"{path} does not fit the model: {one_line(err)}") from None
     return model
 
 
@@ -74,7 +74,9 @@ def fit(
         try:
             model.load_state_dict(state["model"])
         except (RuntimeError, KeyError) as err:
-            raise CheckpointError(f"{folder / CHECKPOINT} does not fit the model: {err}") from None
+            raise CheckpointError(
+                f"{folder / CHECKPOINT} does not fit the model: {one_line(err)}"
+            ) from None
         return json.loads(done.read_text(encoding="utf-8"))
 
     def bar_only(kind, info):

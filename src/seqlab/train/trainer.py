@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ..config import check
-from ..errors import CheckpointError, DivergedError
+from ..errors import CheckpointError, DivergedError, one_line
 from . import checkpoint, distributed
 from .distributed import Context
 from .metrics import MetricsLog
@@ -278,7 +278,7 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as err:
-            raise CheckpointError(f"{path} does not fit this model: {str(err)[:300]}") from None
+            raise CheckpointError(f"{path} does not fit this model: {one_line(err, 300)}") from None
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.best_valid, self.best_step, self.evals_since_best = state["best"]
         self.last_valid = state["last_valid"]
