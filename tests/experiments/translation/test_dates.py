@@ -42,6 +42,8 @@ def test_quick_dates_run_leaves_everything(dates_run):
     s = details(dates_run)
     assert list(s["results"]) == ["additive", "none", "transformer"] and s["test_size"] == 64
     assert s["head_maps"]["path"] == "figures/heads.png"
+    shown = s["head_maps"]["source"]  # the date as written, not its characters spaced out
+    assert shown and not all(c == " " for c in shown[1::2])
     report = (dates_run / "report.md").read_text()
     for r in s["results"].values():
         assert f"| {r['label']} | {r['exact_greedy']:.1%} | {r['exact_beam']:.1%} |" in report

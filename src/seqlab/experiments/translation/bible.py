@@ -260,7 +260,7 @@ def run(cfg: TranslateBibleConfig, run: Run, on_event=None):
         )
     details["head_maps"] = save_head_maps(
         run, trained, corpus.test_sources[shown[0]], word_tokens(test[shown[0]].english),
-        shown[0], "verse",
+        shown[0], "verse", test[shown[0]].english,
     )  # fmt: skip
     if run.ctx.main:
         run.save_figure(

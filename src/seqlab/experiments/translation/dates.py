@@ -196,8 +196,9 @@ def run(cfg: TranslateDatesConfig, run: Run, on_event=None):
         )
     shown = _examples(pairs)[0]
     details["head_maps"] = save_head_maps(
-        run, trained, corpus.test_sources[shown], list(pairs[shown].source), shown, "date"
-    )
+        run, trained, corpus.test_sources[shown], list(pairs[shown].source), shown, "date",
+        pairs[shown].source,
+    )  # fmt: skip
     if run.ctx.main:
         run.save_figure(
             curves_figure(run, trained),

@@ -28,9 +28,12 @@ def head_maps(model, source_ids: list[int], source_tokens: list[str], hyp: Hypot
     return head_maps_figure(maps, source_tokens, ["<s>", *words], outputs, title)
 
 
-def save_head_maps(run, trained, source_ids, source_tokens, index: int, what: str) -> dict | None:
+def save_head_maps(
+    run, trained, source_ids, source_tokens, index: int, what: str, source_text: str
+) -> dict | None:
     """For the first Transformer of ``trained``: save ``figures/heads.png``, its maps on test
-    sentence ``index`` (its greedy translation); -> the report's entry, or None."""
+    sentence ``index`` (its greedy translation), whose text is ``source_text``; -> the report's
+    entry, or None."""
     found = next((t for t in trained if has_head_maps(t.model)), None)
     if found is None or not run.ctx.main:
         return None
@@ -43,4 +46,4 @@ def save_head_maps(run, trained, source_ids, source_tokens, index: int, what: st
         "(output × its inputs) and cross-attention (output × source); darker = more weight."
     )
     run.save_figure(fig, "heads.png", caption)
-    return {"path": "figures/heads.png", "label": found.label, "source": " ".join(source_tokens)}
+    return {"path": "figures/heads.png", "label": found.label, "source": source_text}
