@@ -91,6 +91,10 @@ def _load(directory: Path, verbose: bool) -> ModuleType:
     from torch.utils import cpp_extension
 
     directory.mkdir(parents=True, exist_ok=True)
+    # ninja from the environment's own bin (the PyPI wheel) when it is not on PATH.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), bin_dir])
     cpp_extension.load(
         name=f"seqlab_ext_{directory.name}",
         sources=[str(p) for p in sources() if p.suffix == ".cpp"],
