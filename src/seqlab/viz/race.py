@@ -39,7 +39,7 @@ def curves_by_time(
     ax.set_ylabel(f"validation cross-entropy ({unit})")
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
-    ax.legend(title=f"last validation ({unit})", fontsize=9, title_fontsize=9)
+    ax.legend(title=f"last point ({unit})", fontsize=9, title_fontsize=9)
     bits = ax.secondary_yaxis(
         "right", functions=(lambda n: n / math.log(2), lambda b: b * math.log(2))
     )
