@@ -231,7 +231,7 @@ def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
     if on_event:
         on_event("info", info)
     # What a checkpoint must match to be resumed: everything but the device, and the data.
-    settings = {k: v for k, v in keys(cfg).items() if k != "device"}
+    settings = {k: v for k, v in keys(cfg).items() if k != "device" and not _later_default(k, v)}
     data = data_fingerprint(train_text, valid_text)
     fingerprint = {"experiment": "charlm", **settings, "data": data}
     trainer = Trainer(model, task, cfg.train, ctx, run.dir, fingerprint, on_event)
@@ -282,6 +282,15 @@ def run(cfg: CharLMExperimentConfig, run: Run, on_event=None):
         lines=result_lines(details),
         hints=[f"more text: seqlab sample {run.dir} --length 1000"],
     )
+
+
+# Keys added after runs were saved, with the value those runs had: left out of the fingerprint
+# at that value, so a checkpoint written before them still resumes.
+LATER_KEYS = {"model.peephole": None, "model.reset": "after"}
+
+
+def _later_default(key: str, value) -> bool:
+    return key in LATER_KEYS and value == LATER_KEYS[key]
 
 
 def _title(cfg: CharLMExperimentConfig, details: dict) -> str:

@@ -2,7 +2,7 @@
 
 import math
 
-from ..models.charlm import CharLMConfig
+from ..models.charlm import CharLMConfig, variant_words
 from ..report.summary import Headline
 
 LN2 = math.log(2)
@@ -66,7 +66,7 @@ def model_sentence(m: CharLMConfig) -> str:
         )
     return (
         f"embedding {m.embedding_size} → {m.num_layers} × {m.hidden_size} {m.cell.upper()} "
-        f"(backend `{m.backend}`{', layer norm' if m.layer_norm else ''}, dropout {m.dropout}) "
+        f"(backend `{m.backend}`{variant_words(m)}, dropout {m.dropout}) "
         "→ linear to the vocabulary"
     )
 

@@ -15,7 +15,16 @@ import torch
 from torch import Tensor, nn
 
 from ..config import check
-from .layers import BACKENDS, CELLS, batch_major, layer_major, recurrent_layer
+from ..recurrent.gru import RESETS
+from ..recurrent.lstm import PEEPHOLES
+from .layers import (
+    BACKENDS,
+    CELLS,
+    VARIANT_BACKENDS,
+    batch_major,
+    layer_major,
+    recurrent_layer,
+)
 from .transformer_layers import ACTIVATIONS, POSITIONAL
 from .transformer_lm import TransformerLM
 
@@ -29,7 +38,13 @@ class CharLMConfig:
     is d_model, ``num_layers`` the blocks, ``heads``, ``ff_size`` (0 = 4 × d_model),
     ``max_len``, ``positional``, ``norm_first`` and ``activation`` its own settings,
     ``backend`` the attention's (``torch.nn`` reads as ``torch``), and ``cell``,
-    ``embedding_size`` and ``layer_norm`` play no part."""
+    ``embedding_size``, ``layer_norm``, ``peephole`` and ``reset`` play no part.
+
+    The recurrent variants the lecture draws: ``peephole`` (``None``, ``"diagonal"`` or
+    ``"full"``, the output gate's ``V_o c_t``) for ``cell="lstm"``, ``reset="before"`` (Cho et
+    al., the lecture's GRU; ``"after"`` is torch's) for ``cell="gru"``, both on the backends
+    ``seqlab`` or ``auto``. Configurations saved before they existed load with the defaults,
+    today's LSTM and GRU."""
 
     kind: str = "rnn"  # rnn | transformer
     cell: str = "lstm"
@@ -39,6 +54,8 @@ class CharLMConfig:
     num_layers: int = 1
     dropout: float = 0.0
     layer_norm: bool = False
+    peephole: str | None = None  # None | diagonal | full (the lecture's V_o c_t); cell=lstm
+    reset: str = "after"  # after (torch) | before (the lecture's GRU); cell=gru
     heads: int = 4
     ff_size: int = 0
     max_len: int = 256
@@ -76,6 +93,17 @@ class CharLMConfig:
             self.layer_norm,
             "False with cell=rnn or backend=torch.nn (layer norm needs seqlab's LSTM or GRU)",
         )
+        check(self.peephole in PEEPHOLES, "model.peephole", self.peephole,
+              "none, diagonal or full")  # fmt: skip
+        check(self.reset in RESETS, "model.reset", self.reset, f"one of {', '.join(RESETS)}")
+        check(self.peephole is None or (self.cell == "lstm" and self.backend in VARIANT_BACKENDS),
+              "model.peephole", self.peephole,
+              "none unless cell=lstm with backend seqlab or auto (torch's LSTM has no peephole)",
+              )  # fmt: skip
+        check(self.reset == "after" or (self.cell == "gru" and self.backend in VARIANT_BACKENDS),
+              "model.reset", self.reset,
+              "after unless cell=gru with backend seqlab or auto (torch's GRU resets after)",
+              )  # fmt: skip
 
 
 class CharLM(nn.Module):
@@ -93,6 +121,8 @@ class CharLM(nn.Module):
             (seqlab's module, always torch's kernel) or ``"torch.nn"`` (the :mod:`torch.nn`
             module itself; same parameter names, so checkpoints move across).
         layer_norm: the layer-normalised LSTM/GRU (seqlab backends only).
+        peephole: the LSTM's peephole, ``None``, ``"diagonal"`` or ``"full"`` (``V_o c_t``).
+        reset: the GRU's reset, ``"after"`` (torch's) or ``"before"`` (the lecture's).
 
     Inputs: ``ids`` (B, T) int64, ``state`` (optional) as the recurrent module returns it.
     Outputs: logits (B, T, V) and the final state (``h_n`` (L, B, H), or ``(h_n, c_n)``).
@@ -115,6 +145,8 @@ class CharLM(nn.Module):
         dropout: float = 0.0,
         backend: str = "seqlab",
         layer_norm: bool = False,
+        peephole: str | None = None,
+        reset: str = "after",
     ):
         super().__init__()
         self.cell = cell
@@ -127,6 +159,8 @@ class CharLM(nn.Module):
             backend=backend,
             dropout=dropout,
             layer_norm=layer_norm,
+            peephole=peephole,
+            reset=reset,
         )
         self.dropout = nn.Dropout(dropout)
         self.readout = nn.Linear(hidden_size, vocab_size)
@@ -142,6 +176,8 @@ class CharLM(nn.Module):
             cfg.dropout,
             cfg.backend,
             cfg.layer_norm,
+            cfg.peephole,
+            cfg.reset,
         )
 
     def forward(self, ids: Tensor, state=None) -> tuple[Tensor, object]:
@@ -180,7 +216,21 @@ def describe_charlm(cfg: CharLMConfig) -> str:
             f"Transformer {cfg.num_layers}×{cfg.hidden_size}, {cfg.heads} heads, "
             f"{'pre' if cfg.norm_first else 'post'}-norm, context {cfg.max_len}"
         )
-    return f"{cfg.num_layers}×{cfg.hidden_size} {cfg.cell.upper()} ({cfg.backend})"
+    size = f"{cfg.num_layers}×{cfg.hidden_size}"
+    return f"{size} {cfg.cell.upper()} ({cfg.backend}{variant_words(cfg)})"
+
+
+def variant_words(cfg: CharLMConfig) -> str:
+    """The recurrent variant as a tail of words: ``""`` for the plain cell, else e.g.
+    ``", peephole V_o c_t"``, ``", reset before"`` or ``", layer norm"``."""
+    words = []
+    if cfg.peephole is not None:
+        words.append("peephole V_o c_t" if cfg.peephole == "full" else "diagonal peephole")
+    if cfg.reset == "before":
+        words.append("reset before")
+    if cfg.layer_norm:
+        words.append("layer norm")
+    return "".join(f", {w}" for w in words)
 
 
 @torch.no_grad()

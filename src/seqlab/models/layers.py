@@ -10,9 +10,12 @@ from torch import nn
 from .. import recurrent
 from ..errors import InputError
 from ..recurrent.base import BACKENDS as ENGINE_BACKENDS
+from ..recurrent.gru import RESETS
+from ..recurrent.lstm import PEEPHOLES
 
 CELLS = ("rnn", "lstm", "gru")
 BACKENDS = (*ENGINE_BACKENDS, "torch.nn")
+VARIANT_BACKENDS = ("auto", "seqlab")  # the backends that run a peephole or a reset-before GRU
 _CLASSES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
@@ -22,6 +25,26 @@ def check_cell(cell: str, backend: str = "auto") -> None:
         raise InputError(f"cell={cell!r}: expected one of {', '.join(CELLS)}")
     if backend not in BACKENDS:
         raise InputError(f"backend={backend!r}: expected one of {', '.join(BACKENDS)}")
+
+
+def check_variant(cell: str, backend: str, peephole: str | None, reset: str) -> None:
+    """An InputError unless ``peephole`` and ``reset`` are known and fit ``cell`` and
+    ``backend``: torch's kernels have neither variant, so they need ``"seqlab"`` or ``"auto"``."""
+    if peephole not in PEEPHOLES:
+        raise InputError(f"peephole={peephole!r}: expected one of {PEEPHOLES}")
+    if reset not in RESETS:
+        raise InputError(f"reset={reset!r}: expected one of {RESETS}")
+    hand = backend in VARIANT_BACKENDS
+    if peephole is not None and not (cell == "lstm" and hand):
+        raise InputError(
+            f"peephole={peephole!r} needs cell='lstm' and backend 'seqlab' or 'auto' (torch's "
+            f"LSTM has no peephole), not cell={cell!r} with backend={backend!r}"
+        )
+    if reset != "after" and not (cell == "gru" and hand):
+        raise InputError(
+            f"reset={reset!r} needs cell='gru' and backend 'seqlab' or 'auto' (torch's GRU "
+            f"resets after U_n h), not cell={cell!r} with backend={backend!r}"
+        )
 
 
 def recurrent_layer(
@@ -35,12 +58,17 @@ def recurrent_layer(
     bidirectional: bool = False,
     dropout: float = 0.0,
     layer_norm: bool = False,
+    peephole: str | None = None,
+    reset: str = "after",
     batch_first: bool = True,
 ) -> nn.Module:
     """A (batch-first by default) RNN, LSTM or GRU: seqlab's, or torch.nn's with
     ``backend="torch.nn"``. ``nonlinearity`` applies to ``cell="rnn"`` only; ``layer_norm`` to
-    seqlab's LSTM and GRU only (torch.nn has none)."""
+    seqlab's LSTM and GRU only (torch.nn has none); ``peephole`` (``None``, ``"diagonal"`` or
+    ``"full"``, the lecture's ``V_o c_t``) to seqlab's LSTM only, and ``reset="before"`` (the
+    lecture's GRU) to seqlab's GRU only."""
     check_cell(cell, backend)
+    check_variant(cell, backend, peephole, reset)
     kwargs = {"batch_first": batch_first, "bidirectional": bidirectional}
     kwargs["dropout"] = dropout if num_layers > 1 else 0.0
     if cell == "rnn":
@@ -52,6 +80,10 @@ def recurrent_layer(
                 "or torch); torch.nn has no layer-normalised RNN"
             )
         kwargs["layer_norm"] = True
+    if peephole is not None:
+        kwargs["peephole"] = peephole
+    if reset != "after":
+        kwargs["reset"] = reset
     args = (input_size, hidden_size, num_layers)
     if backend == "torch.nn":
         if cell == "rnn" and nonlinearity not in ("tanh", "relu"):
