@@ -118,7 +118,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
             a_i = a_i + load(p_data + j, n) * c_prev;
             a_f = a_f + load(p_data + H + j, n) * c_prev;
           }
-          const V i = sigmoid(a_i), f = sigmoid(a_f), g = a_g.tanh();
+          const V i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g);
           const V c = f * c_prev + i * g;  // c_t = f ⊙ c_{t-1} + i ⊙ g
           i.store(a + j, n);
           f.store(a + H + j, n);
@@ -129,7 +129,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
             if (diagonal) a_o = a_o + load(p_data + 2 * H + j, n) * c;  // + p_o ⊙ c_t
             const V o = sigmoid(a_o);  // o_t = σ(A_o [+ p_o ⊙ c_t])
             o.store(a + 3 * H + j, n);
-            finish_row(b, j, n, o, c.tanh());
+            finish_row(b, j, n, o, tanh(c));
           }
         });
         if (!split) carry_row(b);
@@ -151,7 +151,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
             if (diagonal) a_o = a_o + load(p_data + 2 * H + j, n) * load(cn_data + b * H + j, n);
             const V o = sigmoid(a_o);
             o.store(a + j, n);
-            finish_row(b, j, n, o, load(cl_data + b * H + j, n).tanh());
+            finish_row(b, j, n, o, tanh(load(cl_data + b * H + j, n)));
           });
           carry_row(b);
         });
