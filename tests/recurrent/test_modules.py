@@ -5,7 +5,6 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import seqlab
-from seqlab.recurrent import compiled, lstm_compiled
 
 from .helpers import assert_close_all
 
@@ -209,7 +208,7 @@ def test_dropout_acts_between_layers_in_training_only():
 @pytest.mark.parametrize(
     "make,expect_torch",
     [
-        (lambda: seqlab.LSTM(3, 4), True),  # oneDNN's fused LSTM is the faster one (batch > 1)
+        (lambda: seqlab.LSTM(3, 4), True),  # oneDNN's fused LSTM is the faster one
         (lambda: seqlab.LSTM(3, 4, peephole="full"), False),  # torch has no such model
         (lambda: seqlab.LSTM(3, 4, proj_size=2), False),  # oneDNN has no projection
         (lambda: seqlab.GRU(3, 4), False),  # seqlab's GRU beats ATen's per-step loop
@@ -228,25 +227,3 @@ def test_auto_backend_choice(make, expect_torch):
     assert module._resolve_backend(None, gpu) is (module._torch_unsupported() is None)
     assert module._resolve_backend(GradientTrace(), cpu) is False
     assert module._resolve_backend(GradientTrace(), gpu) is False
-
-
-def test_auto_runs_the_compiled_lstm_at_batch_1(monkeypatch):
-    # The compiled loops beat oneDNN's at batch 1 (benchmarks/recurrent.py); at larger
-    # batches, and wherever the compiled tier is not to be had, oneDNN's kernel runs.
-    cpu = torch.device("cpu")
-    lstm, cell = seqlab.LSTM(3, 4), seqlab.LSTMCell(3, 4)
-    with compiled.use(True):
-        assert lstm._resolve_backend(None, cpu, batch=1) is False
-        assert lstm._resolve_backend(None, cpu, batch=2) is True
-        assert cell._resolve_backend(None, cpu) is True  # one step: torch's cell
-    with compiled.use(False):
-        assert lstm._resolve_backend(None, cpu, batch=1) is True
-    # ... and the module's forward passes its batch size on.
-    calls = []
-    forward = lstm_compiled.forward
-    monkeypatch.setattr(lstm_compiled, "forward", lambda *a: calls.append(1) or forward(*a))
-    with compiled.use(True):
-        lstm(torch.randn(5, 2, 3))
-        assert not calls
-        lstm(torch.randn(5, 1, 3))
-        assert calls

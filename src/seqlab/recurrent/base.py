@@ -123,20 +123,15 @@ class _ParameterMixin:
         return params
 
     def _resolve_backend(
-        self,
-        trace: GradientTrace | None,
-        device: torch.device,
-        lengths: Tensor | None = None,
-        batch: int | None = None,
+        self, trace: GradientTrace | None, device: torch.device, lengths: Tensor | None = None
     ) -> bool:
         """Whether this call runs torch's fused kernel (True) or seqlab's (False).
 
         ``auto`` takes torch's kernel where it computes the same model, nothing needs the
         hand-derived backward, and it is the faster one: always on a GPU (cuDNN fuses the
         whole sequence; a Python time loop launches kernels step by step), on the CPU
-        where the family says so for this ``batch`` size (``_auto_prefers_torch_at``: the
-        LSTM, whose oneDNN kernel beats seqlab's loops except at batch 1 on the compiled
-        tier, while ATen's GRU and RNN loops lose to seqlab's), and under a
+        where the family says so (``_auto_prefers_torch``: the LSTM, whose oneDNN kernel
+        beats seqlab's loop, while ATen's GRU and RNN loops lose to seqlab's), and under a
         tracer, where torch's op becomes the exporter's own LSTM/GRU/RNN node (not with
         ``lengths``: torch's path packs the batch, which tracers cannot record; nor with a
         projection: ONNX's LSTM node has none, and torch's export of one fails in onnxruntime).
@@ -158,12 +153,7 @@ class _ParameterMixin:
             return False
         if tracing():
             return lengths is None and self._state_sizes[0] == self.hidden_size
-        return device.type != "cpu" or self._auto_prefers_torch_at(batch)
-
-    def _auto_prefers_torch_at(self, batch: int | None) -> bool:
-        """Whether ``auto`` takes torch's kernel on the CPU for a batch of this size
-        (``None``: not known): the family's ``_auto_prefers_torch`` unless it says more."""
-        return self._auto_prefers_torch
+        return device.type != "cpu" or self._auto_prefers_torch
 
     def _layer(self, x, state, params, mask, reverse, trace, key):
         """One layer and direction through the family's kernel or, under a tracer, its plain
@@ -375,7 +365,7 @@ class RecurrentBase(SequenceCompat, _ParameterMixin, nn.Module):
         if lengths is not None:
             lengths = self._check_lengths(lengths, T, B)
         trace = active_trace()
-        if self._resolve_backend(trace, x.device, lengths, batch=B):
+        if self._resolve_backend(trace, x.device, lengths):
             out, finals = self._torch_forward(x, states, lengths)
         else:
             mask = None

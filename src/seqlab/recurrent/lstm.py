@@ -23,11 +23,6 @@ once before the loop, so each step costs one GEMM and about five pointwise ops.
 The gates' sigmoids and tanh run as one sigmoid over i, f, g and o (i, f, g with a peephole,
 whose o waits for c_t) with the g block of the pre-activation doubled: tanh(a) = 2σ(2a) - 1
 (:mod:`seqlab.recurrent.pointwise`), and i ⊙ tanh(A_g) = 2 i ⊙ σ(2 A_g) - i.
-
-These two functions are the specification and the fallback: on CPU float32 and float64,
-:class:`LSTMFunction` runs the same loops compiled (``csrc/lstm.cpp``, ``lstm_backward.cpp``,
-through :mod:`seqlab.recurrent.lstm_compiled`) wherever :func:`seqlab.recurrent.compiled.kernels`
-gives them.
 """
 
 from functools import partial
@@ -36,7 +31,7 @@ import torch
 
 from ..errors import InputError
 from ..functions import reference_backward
-from . import compiled, lstm_compiled, reference
+from . import lstm_compiled, reference
 from .base import RecurrentBase, layer_norm_shapes, needs_grad
 from .gemm import bind_add_linear_, bind_addmm, bind_linear, linear
 from .lstm_compiled import kernels_for, per_step, stacked_steps, weight_grads
@@ -45,11 +40,6 @@ from .pointwise import tanh as pointwise_tanh
 from .trace import check_no_graph
 
 PEEPHOLES = (None, "diagonal", "full")
-# backend="auto" runs the plain LSTM's compiled loops on the CPU up to this batch size and
-# oneDNN's fused kernel above it: the compiled tier measured 0.88x oneDNN's time in training
-# and 0.52x in inference at (B, T, I, H) = (1, 1000, 16, 64), but 1.2x in training at
-# (32, 100, 64, 128) and 1.1-1.4x in inference at B = 64 (H = 512, 1024).
-AUTO_COMPILED_MAX_BATCH = 1
 # Elements of (B, H) per buffer that the backward forms its δ-independent factors for at a
 # time: cache-sized (see lstm_backward).
 _CHUNK_ELEMENTS = 1 << 16
@@ -290,7 +280,7 @@ class LSTMFunction(torch.autograd.Function):
     def forward(ctx, x, h0, c0, *args):
         *params, mask, peephole, use_ln, trace, key, reverse, needs_backward = args
         p = dict(zip(PARAM_ORDER, params, strict=True))
-        ext = kernels_for(x)  # the compiled tier where it takes these tensors
+        ext = kernels_for(x, params)  # the compiled tier where it takes these tensors
         if ext is not None:
             out, saved = lstm_compiled.forward(ext, x, h0, c0, p, peephole, use_ln, mask)
         else:
@@ -323,7 +313,7 @@ class LSTMFunction(torch.autograd.Function):
             return (*grads, *(None,) * 7)
         p = dict(zip(PARAM_ORDER, params, strict=True))
         ln_ih = tuple(buffers[5:8]) if use_ln else None
-        ext = kernels_for(x)
+        ext = kernels_for(x, params)
         steps = ctx.ln_steps
         if use_ln and ctx.ln_stacked != (ext is not None):  # the other tier ran the forward
             steps = stacked_steps(steps) if ext is not None else per_step(steps)
@@ -364,15 +354,6 @@ class _LSTMFamily:
     def _auto_prefers_torch(self) -> bool:
         # oneDNN's fused LSTM beats a Python loop where it applies; it has no projection
         return not self.proj_size
-
-    def _auto_prefers_torch_at(self, batch: int | None) -> bool:
-        # The compiled loops beat oneDNN's kernel at batch 1 (benchmarks/recurrent.py), not
-        # at the larger batches measured; without the compiled tier oneDNN's wins everywhere.
-        if not self._auto_prefers_torch:
-            return False
-        if batch is None or batch > AUTO_COMPILED_MAX_BATCH:
-            return True
-        return compiled.kernels() is None
 
     def _set_variant(
         self, peephole: str | None = None, layer_norm: bool = False, proj_size: int = 0
@@ -458,8 +439,7 @@ class LSTM(_LSTMFamily, RecurrentBase):
             or ``"full"`` (the lecture's V_o c_t in the output gate).
         layer_norm: layer-normalised gates and cell.
         backend: ``"auto"`` (default: oneDNN's / cuDNN's fused kernel where the configuration
-            is torch's and nothing needs the hand-derived path, except on the CPU at batch 1,
-            where the compiled hand-derived loops are the faster), ``"seqlab"`` (always the
+            is torch's and nothing needs the hand-derived path), ``"seqlab"`` (always the
             hand-derived forward and backward) or ``"torch"`` (always torch's kernel).
         device, dtype: of the parameters, as in torch.
 
