@@ -23,6 +23,11 @@ once before the loop, so each step costs one GEMM and about five pointwise ops.
 The gates' sigmoids and tanh run as one sigmoid over i, f, g and o (i, f, g with a peephole,
 whose o waits for c_t) with the g block of the pre-activation doubled: tanh(a) = 2σ(2a) - 1
 (:mod:`seqlab.recurrent.pointwise`), and i ⊙ tanh(A_g) = 2 i ⊙ σ(2 A_g) - i.
+
+These two functions are the specification and the fallback: on CPU float32 and float64,
+:class:`LSTMFunction` runs the same loops compiled (``csrc/lstm.cpp``, ``lstm_backward.cpp``,
+through :mod:`seqlab.recurrent.lstm_compiled`) wherever :func:`seqlab.recurrent.compiled.kernels`
+gives them.
 """
 
 from functools import partial
@@ -280,7 +285,7 @@ class LSTMFunction(torch.autograd.Function):
     def forward(ctx, x, h0, c0, *args):
         *params, mask, peephole, use_ln, trace, key, reverse, needs_backward = args
         p = dict(zip(PARAM_ORDER, params, strict=True))
-        ext = kernels_for(x, params)  # the compiled tier where it takes these tensors
+        ext = kernels_for(x)  # the compiled tier where it takes these tensors
         if ext is not None:
             out, saved = lstm_compiled.forward(ext, x, h0, c0, p, peephole, use_ln, mask)
         else:
@@ -313,7 +318,7 @@ class LSTMFunction(torch.autograd.Function):
             return (*grads, *(None,) * 7)
         p = dict(zip(PARAM_ORDER, params, strict=True))
         ln_ih = tuple(buffers[5:8]) if use_ln else None
-        ext = kernels_for(x, params)
+        ext = kernels_for(x)
         steps = ctx.ln_steps
         if use_ln and ctx.ln_stacked != (ext is not None):  # the other tier ran the forward
             steps = stacked_steps(steps) if ext is not None else per_step(steps)
@@ -352,7 +357,11 @@ class _LSTMFamily:
 
     @property
     def _auto_prefers_torch(self) -> bool:
-        # oneDNN's fused LSTM beats a Python loop where it applies; it has no projection
+        # oneDNN's fused LSTM, where it applies (it has no projection): it beats the Python
+        # loops, and the compiled ones did not beat it reliably anywhere measured (alone, 2
+        # cores; time / oneDNN's): training 0.92-1.02 at B = 64 with H = 512, 1024 but up to
+        # 1.19 with 3 layers, 1.2-1.3 at (B, H) = (32, 128), 1.39 at (1, 64); inference
+        # 1.1-1.8 (oneDNN's packed recurrent GEMM is the faster one per step).
         return not self.proj_size
 
     def _set_variant(

@@ -20,7 +20,7 @@ PEEPHOLE_CODE = {None: 0, "diagonal": 1, "full": 2}
 LN_NAMES = ("ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias", "ln_c_weight", "ln_c_bias")
 
 
-def kernels_for(x: Tensor, params) -> object | None:
+def kernels_for(x: Tensor) -> object | None:
     """The compiled operators where they take these tensors (CPU, float32 or float64), else
     ``None``: the Python kernels run."""
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
