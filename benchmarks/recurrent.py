@@ -108,7 +108,7 @@ class Table:
 
 
 def _line(cells: list[str]) -> str:
-    return f"{cells[0]:<22}" + "".join(f"{c:>11}" for c in cells[1:])
+    return f"{cells[0]:<22}" + "".join(f"{c:>14}" for c in cells[1:])
 
 
 # forward (B,T,I) -> (B,T,H), params, and the kernels' tier: compiled.use(tier) around each
