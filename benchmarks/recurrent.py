@@ -2,18 +2,27 @@
 
 For each family (RNN, GRU, LSTM), config (B, T, I, H, L) and mode ("train": forward and
 backward of ``(out * grad_out).sum()`` w.r.t. the input and every parameter; "infer": forward
-under ``torch.inference_mode()``), four columns compute the same thing from the same weights
+under ``torch.inference_mode()``), five columns compute the same thing from the same weights
 and inputs:
 
 - ``torch.nn``: ``torch.nn.RNN/GRU/LSTM``, torch's fused CPU kernel;
-- ``seqlab``:   ``seqlab.<Family>(..., backend="seqlab")``, the hand-derived BPTT;
+- ``seqlab``:   ``seqlab.<Family>(..., backend="seqlab")``, the hand-derived BPTT on the
+                Python tier (its time loops in Python, under ``compiled.use(False)``);
+- ``compiled``: the same module on the compiled tier (the C++ time loops of
+                ``seqlab.recurrent.compiled``, under ``compiled.use(True)``; a family without
+                compiled loops runs its Python ones here);
 - ``auto``:     ``seqlab.<Family>(..., backend="auto")``, whichever the module picks;
 - ``loop``:     the reference loop of ``seqlab.recurrent.reference`` under plain autograd,
                 chained layer by layer with the module's parameters.
 
+The train table has two extra rows at its first large config (:data:`CASE_CONFIG`; the
+first quick config with ``--quick``), labelled by a suffix: ``sum``, the loss ``out.sum()``
+(its gradient reaches the kernels with zero strides), and ``no-dx``, an input that requires
+no gradient (only the parameters' gradients are asked for).
+
 Ratios are column time / torch.nn time (below 1 is faster than torch). Variants torch lacks
-(peepholes, layer norm, reset-before GRU, sigmoid RNN) are timed as seqlab against their
-loop; there the ratio is the speed-up, loop time / seqlab time.
+(peepholes, layer norm, reset-before GRU, sigmoid RNN) are timed as seqlab (both tiers)
+against their loop; there the ratio is the speed-up, loop time / seqlab time.
 
 Each cell is the median of several calls after warm-up; the number of calls adapts so a cell
 costs about ``--budget`` seconds, and the columns of one row run interleaved so a load change
@@ -40,7 +49,7 @@ import torch
 from torch import Tensor, nn
 
 import seqlab
-from seqlab.recurrent import reference
+from seqlab.recurrent import compiled, reference
 
 FAMILIES = ("RNN", "GRU", "LSTM")
 CONFIGS = [
@@ -51,6 +60,8 @@ CONFIGS = [
     (64, 100, 64, 512, 3),
 ]  # (B, T, I, H, L)
 VARIANT_CONFIG = (64, 100, 128, 512, 1)
+CASE_CONFIG = (64, 100, 128, 512, 1)  # the extra train rows: loss out.sum(), input without grad
+CASES = ("sum", "no-dx")
 QUICK_CONFIGS = [(4, 12, 8, 16, 1), (2, 30, 8, 16, 2)]
 QUICK_VARIANT_CONFIG = (4, 12, 8, 16, 1)
 MODES = ("train", "infer")
@@ -97,14 +108,17 @@ class Table:
 
 
 def _line(cells: list[str]) -> str:
-    return f"{cells[0]:<22}" + "".join(f"{c:>11}" for c in cells[1:])
+    return f"{cells[0]:<22}" + "".join(f"{c:>14}" for c in cells[1:])
 
 
-Column = tuple[Callable[[Tensor], Tensor], list[Tensor]]  # forward (B,T,I) -> (B,T,H), params
+# forward (B,T,I) -> (B,T,H), params, and the kernels' tier: compiled.use(tier) around each
+# call (forward and backward), None for the default choice
+Column = tuple[Callable[[Tensor], Tensor], list[Tensor], bool | None]
+TIERS = {"seqlab": False, "compiled": True}  # the columns of backend="seqlab" and their tier
 
 
-def module_column(module: nn.Module) -> Column:
-    return (lambda x: module(x)[0]), list(module.parameters())
+def module_column(module: nn.Module, tier: bool | None = None) -> Column:
+    return (lambda x: module(x)[0]), list(module.parameters()), tier
 
 
 def loop_layer(family: str, x: Tensor, h0: Tensor, params: dict, **variant) -> Tensor:
@@ -127,7 +141,7 @@ def loop_column(family: str, module: nn.Module, variant: dict) -> Column:
             h = loop_layer(family, h, h0, params, **variant)  # (T, B, H)
         return h.transpose(0, 1)  # (B, T, H)
 
-    return forward, list(module.parameters())
+    return forward, list(module.parameters()), None
 
 
 def torch_nn_columns(family: str, I: int, H: int, L: int, skip_loop: bool) -> tuple[dict, Column]:
@@ -142,24 +156,33 @@ def torch_nn_columns(family: str, I: int, H: int, L: int, skip_loop: bool) -> tu
         )
         modules[backend].load_state_dict(torch_module.state_dict())
     columns = {name: module_column(module) for name, module in modules.items()}
+    columns |= {name: module_column(modules["seqlab"], tier) for name, tier in TIERS.items()}
     if not skip_loop:
         columns["loop"] = loop_column(family, modules["seqlab"], {})
     return columns, truth_column(family, modules["seqlab"], {})
 
 
-def make_call(column: Column, x: Tensor, grad_out: Tensor, mode: str) -> Callable[[], None]:
-    """One timed call: forward only, or forward and backward of (out * grad_out).sum();
-    on a GPU it waits for the device to finish."""
-    forward, params = column
-    inputs = [x, *params]
+def make_call(
+    column: Column, x: Tensor, grad_out: Tensor, mode: str, case: str = ""
+) -> Callable[[], None]:
+    """One timed call: forward only, or forward and backward of (out * grad_out).sum()
+    (``case`` "sum": of out.sum(); "no-dx": w.r.t. the parameters only, the input requiring
+    no gradient); on a GPU it waits for the device to finish."""
+    forward, params, tier = column
+    if case == "no-dx":
+        x = x.detach()
+    inputs = params if case == "no-dx" else [x, *params]
     sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
 
     def call() -> None:
-        if mode == "infer":
-            with torch.inference_mode():
-                forward(x)
-        else:
-            torch.autograd.grad(forward(x), inputs, grad_out)
+        with compiled.use(tier):
+            if mode == "infer":
+                with torch.inference_mode():
+                    forward(x)
+            elif case == "sum":
+                torch.autograd.grad(forward(x).sum(), inputs)
+            else:
+                torch.autograd.grad(forward(x), inputs, grad_out)
         sync()
 
     return call
@@ -196,8 +219,8 @@ def time_calls(calls: dict[str, Callable[[], None]], timing: Timing) -> dict[str
 
 def truth_column(family: str, module: nn.Module, variant: dict) -> Column:
     """The module's equations as the autograd loop in float64: the truth columns are judged by."""
-    forward, params = loop_column(family, copy.deepcopy(module).double(), variant)
-    return (lambda x: forward(x.double())), params
+    forward, params, _ = loop_column(family, copy.deepcopy(module).double(), variant)
+    return (lambda x: forward(x.double())), params, None
 
 
 def max_differences(
@@ -208,7 +231,10 @@ def max_differences(
     is: some variants (layer norm over a long sequence) lose 1e-3 in float32 in any order of
     evaluation."""
     with torch.no_grad():
-        outs = {name: forward(x) for name, (forward, _) in columns.items()}
+        outs = {}
+        for name, (forward, _, tier) in columns.items():
+            with compiled.use(tier):
+                outs[name] = forward(x)
         diffs = {n: (o - outs[against]).abs().max().item() for n, o in outs.items() if n != against}
         if max(diffs.values()) <= TOLERANCE:
             return diffs
@@ -234,8 +260,9 @@ def _ms(cell: dict) -> str:
     return f"{cell['median_ms']:.2f}"
 
 
-def bench_family(family: str, configs, modes, timing: Timing, skip_loop: bool):
-    """The torch.nn tables of one family: a row per config, a table per mode."""
+def bench_family(family: str, configs, modes, timing: Timing, skip_loop: bool, case_config):
+    """The torch.nn tables of one family: a row per config (and per extra case of
+    ``case_config`` in training), a table per mode."""
     setups = []  # built once per config; outputs checked once, before any timing
     for B, T, I, H, L in configs:
         columns, truth = torch_nn_columns(family, I, H, L, skip_loop)
@@ -243,7 +270,7 @@ def bench_family(family: str, configs, modes, timing: Timing, skip_loop: bool):
         where = f"{family} {B},{T},{I},{H},{L}"
         diffs = max_differences(columns, x, "torch.nn", where, truth)
         setups.append(((B, T, I, H, L), columns, x, grad_out, diffs))
-    names = ["torch.nn", "seqlab", "auto"] + ([] if skip_loop else ["loop"])
+    names = ["torch.nn", "seqlab", "compiled", "auto"] + ([] if skip_loop else ["loop"])
     tables, results = [], []
     for mode in modes:
         table = Table(
@@ -251,30 +278,39 @@ def bench_family(family: str, configs, modes, timing: Timing, skip_loop: bool):
             ["B,T,I,H,L", *names, *(f"{n}/nn" for n in names[1:])],
         )
         for config, columns, x, grad_out, diffs in setups:
-            calls = {name: make_call(column, x, grad_out, mode) for name, column in columns.items()}
-            cells = time_calls(calls, timing)
-            ratios = {n: cells[n]["median_ms"] / cells["torch.nn"]["median_ms"] for n in names[1:]}
-            row = [",".join(map(str, config)), *(_ms(cells[n]) for n in names)]
-            table.add(row + [f"{ratios[n]:.2f}" for n in names[1:]])
-            results.append(
-                {
-                    "family": family,
-                    "mode": mode,
-                    "config": dict(zip("BTIHL", config, strict=True)),
+            cases = [""] + (list(CASES) if mode == "train" and config == case_config else [])
+            for case in cases:
+                calls = {n: make_call(c, x, grad_out, mode, case) for n, c in columns.items()}
+                cells = time_calls(calls, timing)
+                ratios = {
+                    n: cells[n]["median_ms"] / cells["torch.nn"]["median_ms"] for n in names[1:]
                 }
-                | {"cells": cells, "ratio_to_torch_nn": ratios, "max_abs_diff_vs_torch_nn": diffs}
-            )
+                label = ",".join(map(str, config)) + (f" {case}" if case else "")
+                row = [label, *(_ms(cells[n]) for n in names)]
+                table.add(row + [f"{ratios[n]:.2f}" for n in names[1:]])
+                results.append(
+                    {
+                        "family": family,
+                        "mode": mode,
+                        "case": case or "weighted",
+                        "config": dict(zip("BTIHL", config, strict=True)),
+                    }
+                    | {"cells": cells, "ratio_to_torch_nn": ratios}
+                    | {"max_abs_diff_vs_torch_nn": diffs}
+                )
         tables.append(table)
     return tables, results
 
 
 def bench_variants(family: str, config, modes, timing: Timing):
-    """seqlab against its autograd loop for the variants torch lacks; ratio is the speed-up."""
+    """seqlab on both tiers against its autograd loop for the variants torch lacks; ratio is
+    the speed-up."""
     B, T, I, H, L = config
+    names = ["seqlab", "compiled"]
     table = Table(
         f"{family} variants at B,T,I,H,L = {B},{T},{I},{H},{L}: ms per call (median), "
-        "speed-up = loop / seqlab",
-        ["variant", "mode", "seqlab", "loop", "speed-up"],
+        "speed-up = loop / column",
+        ["variant", "mode", *names, "loop", *(f"loop/{n}" for n in names)],
     )
     results = []
     for variant in VARIANTS[family]:
@@ -286,61 +322,89 @@ def bench_variants(family: str, config, modes, timing: Timing):
         except (TypeError, seqlab.SeqlabError) as error:
             print(f"note: seqlab.{family}({label}) cannot be built yet ({error}); skipped")
             continue
-        columns = {"seqlab": module_column(module), "loop": loop_column(family, module, variant)}
+        columns = {n: module_column(module, TIERS[n]) for n in names}
+        columns["loop"] = loop_column(family, module, variant)
         x, grad_out = inputs_for(B, T, I, H)
         truth = truth_column(family, module, variant)
         diffs = max_differences(columns, x, "loop", f"{family}({label})", truth)
         for mode in modes:
             calls = {name: make_call(column, x, grad_out, mode) for name, column in columns.items()}
             cells = time_calls(calls, timing)
-            speedup = cells["loop"]["median_ms"] / cells["seqlab"]["median_ms"]
-            table.add([label, mode, _ms(cells["seqlab"]), _ms(cells["loop"]), f"{speedup:.2f}"])
+            speedups = {n: cells["loop"]["median_ms"] / cells[n]["median_ms"] for n in names}
+            times = [_ms(cells[n]) for n in [*names, "loop"]]
+            table.add([label, mode, *times, *(f"{speedups[n]:.2f}" for n in names)])
             results.append(
                 {"family": family, "variant": label, "options": variant, "mode": mode}
                 | {"config": dict(zip("BTIHL", config, strict=True)), "cells": cells}
-                | {"speedup_vs_loop": speedup, "max_abs_diff_vs_loop": diffs["seqlab"]}
+                | {"speedup_vs_loop": speedups["seqlab"], "max_abs_diff_vs_loop": diffs["seqlab"]}
+                | {"compiled_speedup_vs_loop": speedups["compiled"]}
+                | {"compiled_max_abs_diff_vs_loop": diffs["compiled"]}
             )
     return table, results
 
 
+def _row_label(result: dict) -> str:
+    case = result.get("case", "weighted")
+    suffix = "" if case == "weighted" else f" {case}"
+    return ",".join(map(str, result["config"].values())) + suffix
+
+
 def summary_markdown(results: list[dict], variants: list[dict]) -> str:
-    """The README's view: ratios to torch.nn per family and config, and the variants'
-    speed-ups over their autograd loops."""
+    """The README's view: ratios to torch.nn per family and config (and compiled to the
+    Python tier), and the variants' speed-ups over their autograd loops."""
     families = list(dict.fromkeys(r["family"] for r in results))
     modes = list(dict.fromkeys(r["mode"] for r in results))
-    configs = list(dict.fromkeys(tuple(r["config"].values()) for r in results))
-    cell = {(r["family"], r["mode"], tuple(r["config"].values())): r for r in results}
+    rows = list(dict.fromkeys(_row_label(r) for r in results))
+    cell = {(r["family"], r["mode"], _row_label(r)): r for r in results}
     header = [f"{f} {m}" for f in families for m in modes]
+
+    def ratio(r: dict, column: str) -> float:
+        if column == "compiled/seqlab":
+            return r["cells"]["compiled"]["median_ms"] / r["cells"]["seqlab"]["median_ms"]
+        return r["ratio_to_torch_nn"][column]
+
     lines = []
-    for column, title in (("seqlab", "backend='seqlab'"), ("auto", "backend='auto'")):
+    for column, title in (
+        ("seqlab", "time / torch.nn time, backend='seqlab' on the Python tier"),
+        ("compiled", "time / torch.nn time, backend='seqlab' on the compiled tier"),
+        ("auto", "time / torch.nn time, backend='auto'"),
+        ("compiled/seqlab", "compiled tier's time / the Python tier's, backend='seqlab'"),
+    ):
         lines += [
-            f"Time / torch.nn time, {title} (below 1: faster than torch.nn)",
+            f"{title[0].upper()}{title[1:]} (below 1: faster)",
             "",
             "| B,T,I,H,L | " + " | ".join(header) + " |",
             "|---|" + "---|" * len(header),
         ]
-        for config in configs:
+        for label in rows:
             ratios = [
-                f"{cell[f, m, config]['ratio_to_torch_nn'][column]:.2f}"
-                if (f, m, config) in cell
-                else ""
+                f"{ratio(cell[f, m, label], column):.2f}" if (f, m, label) in cell else ""
                 for f in families
                 for m in modes
             ]
-            lines.append(f"| {','.join(map(str, config))} | " + " | ".join(ratios) + " |")
+            lines.append(f"| {label} | " + " | ".join(ratios) + " |")
         lines.append("")
     if variants:
         lines += [
-            "Variants torch.nn lacks: speed-up of seqlab over the plain autograd loop "
-            f"at B,T,I,H,L = {','.join(map(str, variants[0]['config'].values()))}",
+            "Variants torch.nn lacks: speed-up of seqlab (Python tier; compiled tier) over the "
+            "plain autograd loop at B,T,I,H,L = "
+            f"{','.join(map(str, variants[0]['config'].values()))}",
             "",
-            "| variant | " + " | ".join(modes) + " |",
+            "| variant | " + " | ".join(f"{m} (Python; compiled)" for m in modes) + " |",
             "|---|" + "---|" * len(modes),
         ]
-        speedups = {(v["family"], v["variant"], v["mode"]): v["speedup_vs_loop"] for v in variants}
+        speedups = {
+            (v["family"], v["variant"], v["mode"]): (
+                v["speedup_vs_loop"],
+                v.get("compiled_speedup_vs_loop", float("nan")),
+            )
+            for v in variants
+        }
+        nan = (float("nan"), float("nan"))
         for family, label in dict.fromkeys((v["family"], v["variant"]) for v in variants):
-            values = [f"{speedups.get((family, label, m), float('nan')):.2f}" for m in modes]
-            lines.append(f"| {family} {label} | " + " | ".join(values) + " |")
+            values = [speedups.get((family, label, m), nan) for m in modes]
+            cells = [f"{python:.2f}; {ext:.2f}" for python, ext in values]
+            lines.append(f"| {family} {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -382,9 +446,11 @@ def main(argv=None) -> None:
     if args.quick:
         timing = Timing(args.budget or 0.05, warmup=1, min_reps=3, max_reps=5)
         configs, variant_config = QUICK_CONFIGS, QUICK_VARIANT_CONFIG
+        case_config = QUICK_CONFIGS[0]
     else:
         timing = Timing(args.budget or 2.0, warmup=2, min_reps=3, max_reps=50)
         configs, variant_config = CONFIGS, VARIANT_CONFIG
+        case_config = CASE_CONFIG
     info = machine_info()
     machine = (
         f"torch {info['torch']}, {info['threads']} threads, {info['cpu_count']} CPUs, "
@@ -399,7 +465,7 @@ def main(argv=None) -> None:
             print(f"\nnote: seqlab.{name} is not available yet; skipping the {name} family")
             continue
         family_tables, family_results = bench_family(
-            name, configs, args.modes, timing, args.skip_loop
+            name, configs, args.modes, timing, args.skip_loop, case_config
         )
         tables += family_tables
         results += family_results

@@ -6,6 +6,8 @@ import torch
 import seqlab
 from seqlab.analysis import record_gradient_flow
 
+from ..recurrent.conftest import tier  # noqa: F401  (a fixture: both kernel tiers)
+
 F64 = torch.float64
 
 
@@ -36,6 +38,7 @@ def test_rnn_pre_activation_norms_match_autograd():
     assert flow.norms()[0] < flow.norms()[-1]
 
 
+@pytest.mark.usefixtures("tier")
 def test_lstm_records_gate_and_cell_gradients_per_layer_and_direction():
     m = seqlab.LSTM(2, 4, 2, bidirectional=True, dtype=F64)
     x = torch.randn(6, 3, 2, dtype=F64)
@@ -47,6 +50,7 @@ def test_lstm_records_gate_and_cell_gradients_per_layer_and_direction():
     assert flow.norms("cell", layer=1, direction=0).shape == (6,)
 
 
+@pytest.mark.usefixtures("tier")
 def test_lstm_cell_norms_match_autograd():
     m = seqlab.LSTM(1, 3, backend="seqlab", dtype=F64)
     x = torch.randn(5, 2, 1, dtype=F64)

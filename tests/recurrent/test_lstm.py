@@ -32,7 +32,9 @@ def _setup(peephole, layer_norm, B=3, H=5, T=6, I=4, bias=True):
 @pytest.mark.parametrize("peephole,layer_norm", VARIANTS)
 @pytest.mark.parametrize("masked,reverse", [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("size", [(3, 5), (9, 500)])  # (B, H); the second runs tanh via σ
-def test_hand_derived_equals_autograd_of_reference(peephole, layer_norm, masked, reverse, size):
+def test_hand_derived_equals_autograd_of_reference(
+    peephole, layer_norm, masked, reverse, size, tier
+):
     B, H = size
     params, x, h0, c0 = _setup(peephole, layer_norm, B=B, H=H)
     T = x.shape[0]
@@ -57,7 +59,7 @@ def _assert_matches_reference(x, h0, c0, params, mask, reverse, peephole, layer_
 
 
 @pytest.mark.parametrize("peephole,layer_norm", VARIANTS)
-def test_gradcheck(peephole, layer_norm):
+def test_gradcheck(peephole, layer_norm, tier):
     params, x, h0, c0 = _setup(peephole, layer_norm, B=2, H=3, T=4, I=2)
     mask = lengths_mask(torch.tensor([4, 2]), 4)
     args = [params.get(n) for n in PARAM_ORDER]
@@ -76,7 +78,7 @@ def test_gradcheck(peephole, layer_norm):
     assert torch.autograd.gradcheck(g, (x, h0, c0, *present))
 
 
-def test_no_bias_matches_reference():
+def test_no_bias_matches_reference(tier):
     params, x, h0, c0 = _setup(None, False, bias=False)
     assert params.get("bias_ih") is None
     params |= {"bias_ih": None, "bias_hh": None}
@@ -86,7 +88,7 @@ def test_no_bias_matches_reference():
 
 
 @pytest.mark.parametrize("peephole", ["diagonal", "full"])
-def test_zero_peephole_is_the_plain_lstm(peephole):
+def test_zero_peephole_is_the_plain_lstm(peephole, tier):
     plain = seqlab.LSTM(4, 6, 2, backend="seqlab", dtype=F64)
     peep = seqlab.LSTM(4, 6, 2, peephole=peephole, backend="seqlab", dtype=F64)
     state = plain.state_dict() | {
@@ -141,7 +143,7 @@ def test_backward_in_uneven_chunks_of_steps(monkeypatch, peephole, layer_norm):
 @pytest.mark.parametrize("masked,reverse", [(False, False), (True, True)])
 @pytest.mark.parametrize("size", [(3, 5, 2), (9, 500, 7)])  # (B, H, P); the second: tanh via σ
 def test_projection_hand_derived_equals_autograd_of_reference(
-    peephole, layer_norm, masked, reverse, size
+    peephole, layer_norm, masked, reverse, size, tier
 ):
     B, H, P = size
     T, I = 6, 4
@@ -157,7 +159,7 @@ def test_projection_hand_derived_equals_autograd_of_reference(
     assert out.shape == (T, B, P) and c.shape == (B, H)
 
 
-def test_projection_gradcheck():
+def test_projection_gradcheck(tier):
     m = seqlab.LSTM(2, 4, proj_size=2, peephole="full", dtype=F64)
     params = layer_params(m)
     args = [params.get(n) for n in PARAM_ORDER]

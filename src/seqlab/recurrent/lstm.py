@@ -23,15 +23,23 @@ once before the loop, so each step costs one GEMM and about five pointwise ops.
 The gates' sigmoids and tanh run as one sigmoid over i, f, g and o (i, f, g with a peephole,
 whose o waits for c_t) with the g block of the pre-activation doubled: tanh(a) = 2σ(2a) - 1
 (:mod:`seqlab.recurrent.pointwise`), and i ⊙ tanh(A_g) = 2 i ⊙ σ(2 A_g) - i.
+
+These two functions are the specification and the fallback: on CPU float32 and float64,
+:class:`LSTMFunction` runs the same loops compiled (``csrc/lstm.cpp``, ``lstm_backward.cpp``,
+through :mod:`seqlab.recurrent.lstm_compiled`) wherever :func:`seqlab.recurrent.compiled.kernels`
+gives them.
 """
+
+from functools import partial
 
 import torch
 
 from ..errors import InputError
 from ..functions import reference_backward
-from . import reference
+from . import lstm_compiled, reference
 from .base import RecurrentBase, layer_norm_shapes, needs_grad
-from .gemm import bind_add_linear_, bind_addmm, bind_linear, linear, t_matmul
+from .gemm import bind_add_linear_, bind_addmm, bind_linear, linear
+from .lstm_compiled import kernels_for, per_step, stacked_steps, weight_grads
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
 from .trace import check_no_graph
@@ -253,36 +261,8 @@ def lstm_backward(d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
             dc_carried = dc_prev
 
     # Weight gradients: one GEMM or reduction each over the whole sequence.
-    flat = dA.view(T * B, 4 * H)
-    grads = {"weight_hh": t_matmul(dA_hh.view(T * B, -1), hidden[:-1].reshape(T * B, -1))}
-    if w_hr is not None:  # h_t = W_hr (o ⊙ tanh(c_t)); a masked step's h_t only carries
-        kept = unprojected if mask is None else unprojected * mask
-        grads["weight_hr"] = t_matmul(d_hidden.view(T * B, -1), kept.view(T * B, H))
-    d_proj = flat
-    if use_ln:
-        # A_t = LN_ih(W x_t) + LN_hh(U h_{t-1}) + b: both LNs receive ∂E/∂A_t
-        d_proj, grads["ln_ih_weight"], _ = layer_norm_backward(dA, *ln_ih, p["ln_ih_weight"], True)
-        d_proj = d_proj.view(T * B, -1)
-        grads["ln_ih_bias"] = grads["ln_hh_bias"] = flat.sum(0)
-        grads["ln_hh_weight"], grads["ln_c_weight"] = d_ln_hh_gain, d_ln_c_gain
-        grads["ln_c_bias"] = d_cln.sum((0, 1))
-    grads["weight_ih"] = t_matmul(d_proj, x.reshape(T * B, -1))
-    dx = linear(d_proj, p["weight_ih"].T.contiguous()).view(T, B, -1)
-    if p["bias_ih"] is not None:
-        grads["bias_ih"] = grads["bias_hh"] = flat.sum(0)
-    if peephole == "diagonal":
-        c_prev, c_t = cells[:-1], cells[1:]
-        grads["weight_peephole"] = torch.stack(
-            [
-                (dA4[:, :, 0] * c_prev).sum((0, 1)),
-                (dA4[:, :, 1] * c_prev).sum((0, 1)),
-                (dA4[:, :, 3] * c_t).sum((0, 1)),
-            ]
-        )
-    elif peephole == "full":
-        grads["weight_peephole"] = t_matmul(
-            dA4[:, :, 3].reshape(T * B, H), cells[1:].reshape(T * B, H)
-        )
+    gains = (d_ln_hh_gain, d_ln_c_gain) if use_ln else None
+    dx, grads = weight_grads(x, p, saved, dA, dA_hh, d_hidden, d_cln, gains, peephole, mask)
     return dx, dh, dc_carried, grads, dA, d_cells
 
 
@@ -305,14 +285,19 @@ class LSTMFunction(torch.autograd.Function):
     def forward(ctx, x, h0, c0, *args):
         *params, mask, peephole, use_ln, trace, key, reverse, needs_backward = args
         p = dict(zip(PARAM_ORDER, params, strict=True))
-        out, saved = lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward)
+        ext = kernels_for(x)  # the compiled tier where it takes these tensors
+        if ext is not None:
+            out, saved = lstm_compiled.forward(ext, x, h0, c0, p, peephole, use_ln, mask)
+        else:
+            out, saved = lstm_forward(x, h0, c0, p, peephole, use_ln, mask, needs_backward)
         gates, cells, hidden, tanh_c, unprojected, ln_ih, ln_steps = saved
         # Intermediate buffers go through save_for_backward too, so autograd frees them.
         buffers = (gates, cells, hidden, tanh_c, unprojected, *(ln_ih or (None,) * 3))
         ctx.save_for_backward(x, h0, c0, mask, *params, *buffers)
-        # A list of per-step tensors: it lives as long as the graph, as saved tensors would
-        # with retain_graph.
-        ctx.ln_steps = ln_steps
+        # Per-step tensors (a list of tuples from the Python tier, stacked over time from the
+        # compiled one): they live as long as the graph, as saved tensors would with
+        # retain_graph.
+        ctx.ln_steps, ctx.ln_stacked = ln_steps, ext is not None
         ctx.config = (peephole, use_ln, trace, key, reverse)
         return out, hidden[-1], cells[-1]
 
@@ -333,8 +318,13 @@ class LSTMFunction(torch.autograd.Function):
             return (*grads, *(None,) * 7)
         p = dict(zip(PARAM_ORDER, params, strict=True))
         ln_ih = tuple(buffers[5:8]) if use_ln else None
-        saved = (*buffers[:5], ln_ih, ctx.ln_steps)
-        dx, dh0, dc0, grads, dA, d_cells = lstm_backward(
+        ext = kernels_for(x)
+        steps = ctx.ln_steps
+        if use_ln and ctx.ln_stacked != (ext is not None):  # the other tier ran the forward
+            steps = stacked_steps(steps) if ext is not None else per_step(steps)
+        saved = (*buffers[:5], ln_ih, steps)
+        run = lstm_backward if ext is None else partial(lstm_compiled.backward, ext)
+        dx, dh0, dc0, grads, dA, d_cells = run(
             d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, trace is not None
         )
         if trace is not None:
@@ -367,7 +357,11 @@ class _LSTMFamily:
 
     @property
     def _auto_prefers_torch(self) -> bool:
-        # oneDNN's fused LSTM beats a Python loop where it applies; it has no projection
+        # oneDNN's fused LSTM, where it applies (it has no projection): it beats the Python
+        # loops, and the compiled ones did not beat it reliably anywhere measured (alone, 2
+        # cores; time / oneDNN's): training 0.92-1.02 at B = 64 with H = 512, 1024 but up to
+        # 1.19 with 3 layers, 1.2-1.3 at (B, H) = (32, 128), 1.39 at (1, 64); inference
+        # 1.1-1.8 (oneDNN's packed recurrent GEMM is the faster one per step).
         return not self.proj_size
 
     def _set_variant(
