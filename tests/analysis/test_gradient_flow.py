@@ -6,6 +6,8 @@ import torch
 import seqlab
 from seqlab.analysis import record_gradient_flow
 
+from ..recurrent.conftest import tier  # noqa: F401 (the fixture that runs both kernel tiers)
+
 F64 = torch.float64
 
 
@@ -24,6 +26,7 @@ def _rnn_autograd_norms(m, x):
     return torch.stack([a.grad.norm() for a in pre])
 
 
+@pytest.mark.usefixtures("tier")  # the Python and the compiled kernels
 def test_rnn_pre_activation_norms_match_autograd():
     m = seqlab.RNN(2, 5, backend="auto", dtype=F64)  # auto must switch to the traced path
     x = torch.randn(12, 3, 2, dtype=F64)

@@ -77,7 +77,7 @@ def _check_parity(ours, theirs, args_ours, args_theirs, leaves, atol):
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("layers,bidirectional,batch_first", LAYOUTS)
-def test_parity_float64(family, layers, bidirectional, batch_first):
+def test_parity_float64(family, layers, bidirectional, batch_first, tier):
     ours, theirs = _pair(family, 4, 6, layers, bidirectional, batch_first)
     T, B, D = 7, 3, 2 if bidirectional else 1
     x = torch.randn((B, T, 4) if batch_first else (T, B, 4), dtype=F64, requires_grad=True)
@@ -87,7 +87,7 @@ def test_parity_float64(family, layers, bidirectional, batch_first):
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("dtype,atol", [(F64, 1e-11), (torch.float32, 2e-5)])
-def test_parity_at_a_size_that_takes_the_fused_pointwise_path(family, dtype, atol):
+def test_parity_at_a_size_that_takes_the_fused_pointwise_path(family, dtype, atol, tier):
     # B·H >= 4096 switches tanh to the sigmoid identity inside the kernels.
     ours, theirs = _pair(family, 8, 128, 2, True, True, dtype=dtype)
     x = torch.randn(40, 5, 8, dtype=dtype, requires_grad=True)
@@ -96,7 +96,7 @@ def test_parity_at_a_size_that_takes_the_fused_pointwise_path(family, dtype, ato
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_packed_and_lengths_match_torch_packed(family, bidirectional):
+def test_packed_and_lengths_match_torch_packed(family, bidirectional, tier):
     ours, theirs = _pair(family, 3, 5, 2, bidirectional)
     T, B, D = 6, 4, 2 if bidirectional else 1
     lengths = torch.tensor([3, 6, 1, 4])

@@ -33,7 +33,7 @@ def _loop(family, x, h0, params, options):
 
 
 @pytest.mark.parametrize("family,options", CASES)
-def test_float32_is_as_accurate_as_the_plain_loop(family, options):
+def test_float32_is_as_accurate_as_the_plain_loop(family, options, tier):
     T, B, I, H = 12, 32, 16, 256  # B·H past the sizes where tanh goes through σ
     module = getattr(seqlab, family)(I, H, backend="seqlab", **options)
     perturb_layer_norm(module)
@@ -52,7 +52,7 @@ def test_float32_is_as_accurate_as_the_plain_loop(family, options):
 
 
 @pytest.mark.parametrize("family,options", CASES)
-def test_inference_forward_equals_training_forward(family, options):
+def test_inference_forward_equals_training_forward(family, options, tier):
     # Without a backward to follow, the kernels skip work only the backward reads.
     module = getattr(seqlab, family)(16, 256, backend="seqlab", **options)
     x = torch.randn(5, 32, 16)

@@ -44,7 +44,7 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..functions import reference_backward
-from . import reference
+from . import compiled, gemm, reference
 from .base import RecurrentBase, layer_norm_shapes, needs_grad
 from .gemm import bind_add_linear_, bind_linear, linear, t_matmul
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
@@ -283,10 +283,27 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
             add_recurrent(delta_prev, d_projection_rz)
         if reset_after:  # ∂E/∂A = δ ⊙ dA_factors for the chunk
             torch.mul(delta[chunk].unsqueeze(2), dA_factors, out=dA[chunk])
-    # The sums over time and batch: one GEMM or reduction each.
+    d_projection = d_recurrent if ln is None else d_projection_all
+    d_ln_hh = None if ln is None else (d_gain_hh, d_shift_hh)
+    sums = _sums_over_time(
+        dA, d_projection, d_ln_hh, x, w_ih, ln, states, gates, ln_ih, reset, has_bias
+    )
+    return (sums[0], dh0, *sums[1:])
+
+
+def _sums_over_time(dA, d_projection, d_ln_hh, x, w_ih, ln, states, gates, ln_ih, reset, has_bias):
+    """The gradients that sum over time and batch, from the δ chain's ∂E/∂A (T, B, 3H), the
+    recurrent projections' gradient (T, B, 3H: G_t after, before LN_hh) and LN_hh's (gain,
+    shift) gradients (the shift's is read after only) or None; returns
+    (dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA)."""
+    T, B, _ = x.shape
+    H = states.shape[-1]
+    reset_after = reset == "after"
+    d_gain_hh, d_shift_hh = d_ln_hh if ln is not None else (None, None)
+    # One GEMM or reduction each.
     TB = T * B
     dA_flat = dA.view(TB, 3 * H)  # (T·B, 3H)
-    d_projection = (d_recurrent if ln is None else d_projection_all).view(TB, 3 * H)
+    d_projection = d_projection.reshape(TB, 3 * H)
     h_prev = states[:-1].reshape(TB, H)  # (T·B, H)
     # A = ... + U h_{t-1} (after) or U_{rz} h_{t-1} and U_n q_t (before)
     if reset_after:
@@ -303,7 +320,7 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
     elif ln is not None:
         db_hh = d_shift_hh
     else:
-        db_hh = d_recurrent.view(TB, 3 * H).sum(0) if has_bias else None
+        db_hh = d_projection.sum(0) if has_bias else None
     d_ln = (None,) * 4
     d_input_projection = dA_flat  # ∂E/∂(W x_t)
     if ln is not None:
@@ -318,37 +335,40 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
     dW_ih = t_matmul(d_input_projection, x.reshape(TB, -1))
     if not has_bias:
         db_ih = db_hh = None
-    return dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA.view(T, B, 3 * H)
+    return dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA.view(T, B, 3 * H)
+
+
+def _kernels(x: Tensor):
+    """The compiled kernels where they take ``x`` (CPU, float32/float64), else None."""
+    cpu_float = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    return compiled.kernels() if cpu_float else None
 
 
 class GRUFunction(torch.autograd.Function):
     """One layer, one direction of the GRU over a whole sequence; with create_graph=True
     its backward is autograd of the reference loop (:mod:`seqlab.functions`)."""
 
+    # fmt: off
     @staticmethod
-    def forward(
-        ctx,
-        x,
-        h0,
-        w_ih,
-        w_hh,
-        b_ih,
-        b_hh,
-        ln_ih_weight,
-        ln_ih_bias,
-        ln_hh_weight,
-        ln_hh_bias,
-        mask,
-        reset: str,
-        trace: GradientTrace | None,
-        key: TraceKey | None,
-        reverse: bool,
-        needs_backward: bool,
-    ):
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih_weight, ln_ih_bias, ln_hh_weight,
+                ln_hh_bias, mask, reset: str, trace: GradientTrace | None, key: TraceKey | None,
+                reverse: bool, needs_backward: bool):
+        # fmt: on
         ln = None if ln_ih_weight is None else (ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias)
-        out, states, saved, ln_steps = gru_forward(
-            x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward
-        )
+        ext = _kernels(x)
+        if ext is None:
+            out, states, saved, ln_steps = gru_forward(
+                x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward
+            )
+        else:  # the same loop compiled, returning the same buffers
+            *tensors, ln_ih, ln_flat = ext.gru_forward(
+                x, h0, w_ih, w_hh, b_ih, b_hh, *(ln or (None,) * 4), mask,
+                reset == "after", needs_backward, gemm.ONEDNN_AVAILABLE,
+            )  # fmt: skip
+            out, states, *saved = tensors
+            saved += ln_ih or [None] * 3
+            per_step = 3 if reset == "after" else 6  # (input, mean, rstd) of each LN_hh
+            ln_steps = [tuple(ln_flat[k : k + per_step]) for k in range(0, len(ln_flat), per_step)]
         inputs = (x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias)
         ctx.save_for_backward(*inputs, states, mask, *saved)
         # A list of per-step tensors: it lives as long as the graph, as saved tensors would
@@ -372,9 +392,22 @@ class GRUFunction(torch.autograd.Function):
 
             return (*reference_backward(gru, inputs, (d_out, d_hT)), *(None,) * 6)
         ln = None if ln_ih_weight is None else (ln_ih_weight, None, ln_hh_weight, None)
-        dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = gru_backward(
-            d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ctx.ln_steps, mask, reset, has_bias
-        )
+        ext = _kernels(x)
+        if ext is None:
+            dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = gru_backward(
+                d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ctx.ln_steps, mask, reset, has_bias
+            )
+        else:  # the δ chain compiled, then the same sums over time
+            gates, candidate, *ln_ih = saved
+            dA, d_projection, dh0, d_ln_hh = ext.gru_backward(
+                d_out.contiguous(), d_hT.contiguous(), w_hh, states, gates, candidate,
+                ln_hh_weight, [t for step in ctx.ln_steps for t in step], mask,
+                reset == "after", gemm.ONEDNN_AVAILABLE,
+            )  # fmt: skip
+            dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = _sums_over_time(
+                dA, d_projection, (*d_ln_hh, None)[:2], x, w_ih, ln, states, gates, ln_ih,
+                reset, has_bias,
+            )  # fmt: skip
         if trace is not None:
             trace.add(key, "pre_activation", dA.flip(0) if reverse else dA)
         return dx, dh0, dW_ih, dW_hh, db_ih, db_hh, *d_ln, *(None,) * 6

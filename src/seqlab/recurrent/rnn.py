@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..functions import reference_backward
-from . import reference
+from . import compiled, gemm, reference
 from .base import RecurrentBase
 from .gemm import bind_add_linear_, linear, t_matmul
 from .pointwise import use_sigmoid_tanh
@@ -122,13 +122,26 @@ def rnn_backward(d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bia
         if mask is not None:
             below.addcmul_(delta, carry[t])  # masked steps pass δ through
         delta = add_recurrent(below, dAs[t])
+    dx, *sums = _sums_over_time(dA, x, w_ih, states, has_bias)
+    return dx, delta, *sums
+
+
+def _sums_over_time(dA, x, w_ih, states, has_bias):
+    """From ∂E/∂A_{z_t} (T, B, H): (dx, dW_ih, dW_hh, db, dA)."""
+    T, B, _ = x.shape
     # A_{z_t} = W x_t + U z_{t-1} + b, summed over time and batch: one GEMM or reduction each
     dA_flat = dA.view(T * B, -1)  # (T·B, H)
     dx = linear(dA_flat, w_ih.T.contiguous()).view(T, B, -1)  # (T, B, I)
     dW_ih = t_matmul(dA_flat, x.reshape(T * B, -1))
     dW_hh = t_matmul(dA_flat, states[:-1].reshape(T * B, -1))
     db = dA_flat.sum(0) if has_bias else None
-    return dx, delta, dW_ih, dW_hh, db, dA
+    return dx, dW_ih, dW_hh, db, dA
+
+
+def _kernels(x: Tensor):
+    """The compiled kernels where they take ``x`` (CPU, float32/float64), else None."""
+    cpu_float = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    return compiled.kernels() if cpu_float else None
 
 
 class RNNFunction(torch.autograd.Function):
@@ -150,7 +163,13 @@ class RNNFunction(torch.autograd.Function):
         key: TraceKey | None,
         reverse: bool,
     ):
-        out, states = rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity)
+        ext = _kernels(x)
+        if ext is None:
+            out, states = rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity)
+        else:  # the same loop compiled
+            out, states = ext.rnn_forward(
+                x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity, gemm.ONEDNN_AVAILABLE
+            )
         ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh, states, mask)
         ctx.config = (nonlinearity, b_ih is not None, trace, key, reverse)
         return out, states[-1]
@@ -168,9 +187,17 @@ class RNNFunction(torch.autograd.Function):
 
             grads = reference_backward(rnn, (x, h0, w_ih, w_hh, b_ih, b_hh), (d_out, d_hT))
             return (*grads, *(None,) * 5)
-        dx, dh0, dW_ih, dW_hh, db, dA = rnn_backward(
-            d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bias
-        )
+        ext = _kernels(x)
+        if ext is None:
+            dx, dh0, dW_ih, dW_hh, db, dA = rnn_backward(
+                d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bias
+            )
+        else:  # the δ chain compiled, then the same sums over time
+            dA, dh0 = ext.rnn_backward(
+                d_out.contiguous(), d_hT.contiguous(), w_hh, states, mask, nonlinearity,
+                gemm.ONEDNN_AVAILABLE,
+            )  # fmt: skip
+            dx, dW_ih, dW_hh, db, dA = _sums_over_time(dA, x, w_ih, states, has_bias)
         if trace is not None:
             trace.add(key, "pre_activation", dA.flip(0) if reverse else dA)
         return dx, dh0, dW_ih, dW_hh, db, db, None, None, None, None, None
