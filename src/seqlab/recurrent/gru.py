@@ -31,7 +31,8 @@ Everything that multiplies δ_t above depends on the forward only, so it is comp
 over many steps at once (in cache-sized chunks of steps: on CPU a pass over the whole (T, B, 3H)
 costs more than the per-op overhead it saves); the loop carries the δ chain alone (one GEMM per
 step after, two before), and each weight gradient is one GEMM after it. The products go through
-:mod:`.gemm` (oneDNN for large float32 ones).
+:mod:`.gemm` (oneDNN for large float32 ones). Where the compiled tier is built, CPU float tensors
+run the same loops in C++ (``csrc/gru.cpp``, one fused pass a step, tanh computed directly).
 
 tanh through the sigmoid. On CPU (:mod:`.pointwise`) the loop runs n as s = σ(2 A_n), n = 2s - 1,
 and the state as u = (h + 1) / 2: then u_t = s_t + z_t ⊙ (u_{t-1} - s_t) and
@@ -39,14 +40,18 @@ U h = (2U) u - U·1, so the factors of 2 and the shift fold into weights and bia
 call. Before, -q_t = r_t - 2 r_t ⊙ u_{t-1} is one op, paired with -U_n.
 """
 
+from functools import partial
+
 import torch
 from torch import Tensor
 
 from ..errors import InputError
 from ..functions import reference_backward
-from . import compiled, gemm, reference
+from . import gru_rnn_compiled as compiled_gru
+from . import reference
 from .base import RecurrentBase, layer_norm_shapes, needs_grad
 from .gemm import bind_add_linear_, bind_linear, linear, t_matmul
+from .gru_rnn_compiled import kernels_for
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey, check_no_graph
 
@@ -285,23 +290,19 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
             torch.mul(delta[chunk].unsqueeze(2), dA_factors, out=dA[chunk])
     d_projection = d_recurrent if ln is None else d_projection_all
     d_ln_hh = None if ln is None else (d_gain_hh, d_shift_hh)
-    sums = _sums_over_time(
+    dx, *sums = _sums_over_time(
         dA, d_projection, d_ln_hh, x, w_ih, ln, states, gates, ln_ih, reset, has_bias
     )
-    return (sums[0], dh0, *sums[1:])
+    return dx, dh0, *sums
 
 
 def _sums_over_time(dA, d_projection, d_ln_hh, x, w_ih, ln, states, gates, ln_ih, reset, has_bias):
-    """The gradients that sum over time and batch, from the δ chain's ∂E/∂A (T, B, 3H), the
-    recurrent projections' gradient (T, B, 3H: G_t after, before LN_hh) and LN_hh's (gain,
-    shift) gradients (the shift's is read after only) or None; returns
-    (dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA)."""
-    T, B, _ = x.shape
-    H = states.shape[-1]
-    reset_after = reset == "after"
-    d_gain_hh, d_shift_hh = d_ln_hh if ln is not None else (None, None)
-    # One GEMM or reduction each.
-    TB = T * B
+    """The sums over time and batch from the δ chain's ∂E/∂A (T, B, 3H), the recurrent
+    projections' gradient (T, B, 3H: G_t after; before LN_hh) and LN_hh's (gain, shift) gradients
+    or None (the shift's read after only): (dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA)."""
+    (T, B, _), H, reset_after = x.shape, states.shape[-1], reset == "after"
+    d_gain_hh, d_shift_hh = d_ln_hh or (None, None)
+    TB = T * B  # one GEMM or reduction each over the T·B rows
     dA_flat = dA.view(TB, 3 * H)  # (T·B, 3H)
     d_projection = d_projection.reshape(TB, 3 * H)
     h_prev = states[:-1].reshape(TB, H)  # (T·B, H)
@@ -338,12 +339,6 @@ def _sums_over_time(dA, d_projection, d_ln_hh, x, w_ih, ln, states, gates, ln_ih
     return dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA.view(T, B, 3 * H)
 
 
-def _kernels(x: Tensor):
-    """The compiled kernels where they take ``x`` (CPU, float32/float64), else None."""
-    cpu_float = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-    return compiled.kernels() if cpu_float else None
-
-
 class GRUFunction(torch.autograd.Function):
     """One layer, one direction of the GRU over a whole sequence; with create_graph=True
     its backward is autograd of the reference loop (:mod:`seqlab.functions`)."""
@@ -355,20 +350,11 @@ class GRUFunction(torch.autograd.Function):
                 reverse: bool, needs_backward: bool):
         # fmt: on
         ln = None if ln_ih_weight is None else (ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias)
-        ext = _kernels(x)
-        if ext is None:
-            out, states, saved, ln_steps = gru_forward(
-                x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward
-            )
-        else:  # the same loop compiled, returning the same buffers
-            *tensors, ln_ih, ln_flat = ext.gru_forward(
-                x, h0, w_ih, w_hh, b_ih, b_hh, *(ln or (None,) * 4), mask,
-                reset == "after", needs_backward, gemm.ONEDNN_AVAILABLE,
-            )  # fmt: skip
-            out, states, *saved = tensors
-            saved += ln_ih or [None] * 3
-            per_step = 3 if reset == "after" else 6  # (input, mean, rstd) of each LN_hh
-            ln_steps = [tuple(ln_flat[k : k + per_step]) for k in range(0, len(ln_flat), per_step)]
+        ext = kernels_for(x)  # the compiled loop, returning the same buffers, where it runs
+        run = gru_forward if ext is None else partial(compiled_gru.gru_forward, ext)
+        out, states, saved, ln_steps = run(
+            x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward
+        )
         inputs = (x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias)
         ctx.save_for_backward(*inputs, states, mask, *saved)
         # A list of per-step tensors: it lives as long as the graph, as saved tensors would
@@ -392,22 +378,17 @@ class GRUFunction(torch.autograd.Function):
 
             return (*reference_backward(gru, inputs, (d_out, d_hT)), *(None,) * 6)
         ln = None if ln_ih_weight is None else (ln_ih_weight, None, ln_hh_weight, None)
-        ext = _kernels(x)
-        if ext is None:
+        if (ext := kernels_for(x)) is None:
             dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = gru_backward(
                 d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ctx.ln_steps, mask, reset, has_bias
             )
         else:  # the δ chain compiled, then the same sums over time
-            gates, candidate, *ln_ih = saved
-            dA, d_projection, dh0, d_ln_hh = ext.gru_backward(
-                d_out.contiguous(), d_hT.contiguous(), w_hh, states, gates, candidate,
-                ln_hh_weight, [t for step in ctx.ln_steps for t in step], mask,
-                reset == "after", gemm.ONEDNN_AVAILABLE,
-            )  # fmt: skip
+            dA, d_projection, dh0, d_ln_hh = compiled_gru.gru_delta_chain(
+                ext, d_out, d_hT, w_hh, ln, states, saved, ctx.ln_steps, mask, reset
+            )
             dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = _sums_over_time(
-                dA, d_projection, (*d_ln_hh, None)[:2], x, w_ih, ln, states, gates, ln_ih,
-                reset, has_bias,
-            )  # fmt: skip
+                dA, d_projection, d_ln_hh, x, w_ih, ln, states, saved[0], saved[2:], reset, has_bias
+            )
         if trace is not None:
             trace.add(key, "pre_activation", dA.flip(0) if reverse else dA)
         return dx, dh0, dW_ih, dW_hh, db_ih, db_hh, *d_ln, *(None,) * 6
