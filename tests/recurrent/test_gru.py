@@ -50,6 +50,13 @@ def test_hand_derived_equals_autograd_of_reference(
 
 
 @pytest.mark.parametrize("reset", RESETS)
+def test_one_step_of_one_sequence(reset, tier):
+    # T = B = 1: every slice of the (T, B, 3H) gates counts as contiguous, and a buffer taken
+    # from one must still be a copy (the compiled forward once wrote n over U_n h + b_hn).
+    _check_against_reference(1, 1, 3, reset, False, True, False, False)
+
+
+@pytest.mark.parametrize("reset", RESETS)
 @pytest.mark.parametrize("layer_norm", [False, True])
 def test_backward_in_chunks_of_steps(monkeypatch, reset, layer_norm):
     # Chunks of 2 steps over T = 7: the last chunk is shorter, and the δ chain crosses chunks.

@@ -64,9 +64,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, Tensors, Tensors> gru
     ln_ih = {gates, mean, rstd};
     gates = normalised;
   }
-  // after: the n slot of gates takes U_n h + b_hn; W_n x_t + b_in moves to candidate
-  at::Tensor candidate =
-      reset_after ? gates.narrow(2, 2 * H, H).contiguous() : gates.narrow(2, 2 * H, H);
+  // after: the n slot of gates takes U_n h + b_hn; W_n x_t + b_in moves to candidate, a buffer
+  // of its own (a copy, even where T = B = 1 makes the slot's view count as contiguous)
+  at::Tensor candidate = reset_after ? gates.narrow(2, 2 * H, H).clone(at::MemoryFormat::Contiguous)
+                                     : gates.narrow(2, 2 * H, H);
   at::Tensor states = at::empty({T + 1, B, H}, x.options());
   states[0].copy_(h0);
   const bool fresh = ln && needs_backward;  // each step's projection is saved for LN_hh's backward
