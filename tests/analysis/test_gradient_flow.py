@@ -26,6 +26,7 @@ def _rnn_autograd_norms(m, x):
     return torch.stack([a.grad.norm() for a in pre])
 
 
+@pytest.mark.usefixtures("tier")  # the Python and the compiled kernels
 def test_rnn_pre_activation_norms_match_autograd():
     m = seqlab.RNN(2, 5, backend="auto", dtype=F64)  # auto must switch to the traced path
     x = torch.randn(12, 3, 2, dtype=F64)

@@ -17,7 +17,7 @@ F64 = torch.float64
 @pytest.mark.parametrize("masked,reverse", [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("size", [(3, 5), (9, 600)])  # (B, H); the second runs tanh via σ
 @pytest.mark.parametrize("bias", [True, False])
-def test_hand_derived_equals_autograd_of_reference(nonlinearity, masked, reverse, size, bias):
+def test_hand_derived_equals_autograd_of_reference(nonlinearity, masked, reverse, size, bias, tier):
     B, H = size
     T = 6
     m = seqlab.RNN(4, H, nonlinearity=nonlinearity, bias=bias, dtype=F64)
@@ -34,7 +34,7 @@ def test_hand_derived_equals_autograd_of_reference(nonlinearity, masked, reverse
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "sigmoid", "linear"])
-def test_gradcheck(nonlinearity):
+def test_gradcheck(nonlinearity, tier):
     m = seqlab.RNN(2, 3, nonlinearity=nonlinearity, dtype=F64)
     p = layer_params(m)
     x = torch.randn(4, 2, 2, dtype=F64, requires_grad=True)

@@ -31,7 +31,8 @@ Everything that multiplies δ_t above depends on the forward only, so it is comp
 over many steps at once (in cache-sized chunks of steps: on CPU a pass over the whole (T, B, 3H)
 costs more than the per-op overhead it saves); the loop carries the δ chain alone (one GEMM per
 step after, two before), and each weight gradient is one GEMM after it. The products go through
-:mod:`.gemm` (oneDNN for large float32 ones).
+:mod:`.gemm` (oneDNN for large float32 ones). Where the compiled tier is built, CPU float tensors
+run the same loops in C++ (``csrc/gru.cpp``, one fused pass a step, tanh computed directly).
 
 tanh through the sigmoid. On CPU (:mod:`.pointwise`) the loop runs n as s = σ(2 A_n), n = 2s - 1,
 and the state as u = (h + 1) / 2: then u_t = s_t + z_t ⊙ (u_{t-1} - s_t) and
@@ -39,14 +40,18 @@ U h = (2U) u - U·1, so the factors of 2 and the shift fold into weights and bia
 call. Before, -q_t = r_t - 2 r_t ⊙ u_{t-1} is one op, paired with -U_n.
 """
 
+from functools import partial
+
 import torch
 from torch import Tensor
 
 from ..errors import InputError
 from ..functions import reference_backward
+from . import gru_rnn_compiled as compiled_gru
 from . import reference
 from .base import RecurrentBase, layer_norm_shapes, needs_grad
 from .gemm import bind_add_linear_, bind_linear, linear, t_matmul
+from .gru_rnn_compiled import kernels_for
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey, check_no_graph
 
@@ -283,10 +288,23 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
             add_recurrent(delta_prev, d_projection_rz)
         if reset_after:  # ∂E/∂A = δ ⊙ dA_factors for the chunk
             torch.mul(delta[chunk].unsqueeze(2), dA_factors, out=dA[chunk])
-    # The sums over time and batch: one GEMM or reduction each.
-    TB = T * B
+    d_projection = d_recurrent if ln is None else d_projection_all
+    d_ln_hh = None if ln is None else (d_gain_hh, d_shift_hh)
+    dx, *sums = _sums_over_time(
+        dA, d_projection, d_ln_hh, x, w_ih, ln, states, gates, ln_ih, reset, has_bias
+    )
+    return dx, dh0, *sums
+
+
+def _sums_over_time(dA, d_projection, d_ln_hh, x, w_ih, ln, states, gates, ln_ih, reset, has_bias):
+    """The sums over time and batch from the δ chain's ∂E/∂A (T, B, 3H), the recurrent
+    projections' gradient (T, B, 3H: G_t after; before LN_hh) and LN_hh's (gain, shift) gradients
+    or None (the shift's read after only): (dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA)."""
+    (T, B, _), H, reset_after = x.shape, states.shape[-1], reset == "after"
+    d_gain_hh, d_shift_hh = d_ln_hh or (None, None)
+    TB = T * B  # one GEMM or reduction each over the T·B rows
     dA_flat = dA.view(TB, 3 * H)  # (T·B, 3H)
-    d_projection = (d_recurrent if ln is None else d_projection_all).view(TB, 3 * H)
+    d_projection = d_projection.reshape(TB, 3 * H)
     h_prev = states[:-1].reshape(TB, H)  # (T·B, H)
     # A = ... + U h_{t-1} (after) or U_{rz} h_{t-1} and U_n q_t (before)
     if reset_after:
@@ -303,7 +321,7 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
     elif ln is not None:
         db_hh = d_shift_hh
     else:
-        db_hh = d_recurrent.view(TB, 3 * H).sum(0) if has_bias else None
+        db_hh = d_projection.sum(0) if has_bias else None
     d_ln = (None,) * 4
     d_input_projection = dA_flat  # ∂E/∂(W x_t)
     if ln is not None:
@@ -318,35 +336,23 @@ def gru_backward(d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ln_steps, mask, 
     dW_ih = t_matmul(d_input_projection, x.reshape(TB, -1))
     if not has_bias:
         db_ih = db_hh = None
-    return dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA.view(T, B, 3 * H)
+    return dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA.view(T, B, 3 * H)
 
 
 class GRUFunction(torch.autograd.Function):
     """One layer, one direction of the GRU over a whole sequence; with create_graph=True
     its backward is autograd of the reference loop (:mod:`seqlab.functions`)."""
 
+    # fmt: off
     @staticmethod
-    def forward(
-        ctx,
-        x,
-        h0,
-        w_ih,
-        w_hh,
-        b_ih,
-        b_hh,
-        ln_ih_weight,
-        ln_ih_bias,
-        ln_hh_weight,
-        ln_hh_bias,
-        mask,
-        reset: str,
-        trace: GradientTrace | None,
-        key: TraceKey | None,
-        reverse: bool,
-        needs_backward: bool,
-    ):
+    def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih_weight, ln_ih_bias, ln_hh_weight,
+                ln_hh_bias, mask, reset: str, trace: GradientTrace | None, key: TraceKey | None,
+                reverse: bool, needs_backward: bool):
+        # fmt: on
         ln = None if ln_ih_weight is None else (ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias)
-        out, states, saved, ln_steps = gru_forward(
+        ext = kernels_for(x)  # the compiled loop, returning the same buffers, where it runs
+        run = gru_forward if ext is None else partial(compiled_gru.gru_forward, ext)
+        out, states, saved, ln_steps = run(
             x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward
         )
         inputs = (x, h0, w_ih, w_hh, b_ih, b_hh, ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias)
@@ -372,9 +378,17 @@ class GRUFunction(torch.autograd.Function):
 
             return (*reference_backward(gru, inputs, (d_out, d_hT)), *(None,) * 6)
         ln = None if ln_ih_weight is None else (ln_ih_weight, None, ln_hh_weight, None)
-        dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = gru_backward(
-            d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ctx.ln_steps, mask, reset, has_bias
-        )
+        if (ext := kernels_for(x)) is None:
+            dx, dh0, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = gru_backward(
+                d_out, d_hT, x, w_ih, w_hh, ln, states, saved, ctx.ln_steps, mask, reset, has_bias
+            )
+        else:  # the δ chain compiled, then the same sums over time
+            dA, d_projection, dh0, d_ln_hh = compiled_gru.gru_delta_chain(
+                ext, d_out, d_hT, w_hh, ln, states, saved, ctx.ln_steps, mask, reset
+            )
+            dx, dW_ih, dW_hh, db_ih, db_hh, d_ln, dA = _sums_over_time(
+                dA, d_projection, d_ln_hh, x, w_ih, ln, states, saved[0], saved[2:], reset, has_bias
+            )
         if trace is not None:
             trace.add(key, "pre_activation", dA.flip(0) if reverse else dA)
         return dx, dh0, dW_ih, dW_hh, db_ih, db_hh, *d_ln, *(None,) * 6

@@ -23,17 +23,22 @@ vectorised op or one GEMM over the whole sequence.
 tanh through the sigmoid. With s_t = σ(2 A_{z_t}), z_t = 2 s_t - 1, and the recurrence can run
 in s directly: 2 A_{z_t} = 2(W x_t + b - U 1) + 4 U s_{t-1}. The loop is then one GEMM and one
 sigmoid per step (ATen's CPU tanh costs ~7 sigmoids), and z = 2s - 1 is one op afterwards.
-The products go through :mod:`.gemm` (oneDNN for large float32 ones).
+The products go through :mod:`.gemm` (oneDNN for large float32 ones). Where the compiled tier is
+built, CPU float tensors run the same loops in C++ (``csrc/rnn.cpp``, tanh computed directly).
 """
+
+from functools import partial
 
 import torch
 from torch import Tensor
 
 from ..errors import InputError
 from ..functions import reference_backward
+from . import gru_rnn_compiled as compiled_rnn
 from . import reference
 from .base import RecurrentBase
 from .gemm import bind_add_linear_, linear, t_matmul
+from .gru_rnn_compiled import kernels_for
 from .pointwise import use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey, check_no_graph
 
@@ -122,13 +127,20 @@ def rnn_backward(d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bia
         if mask is not None:
             below.addcmul_(delta, carry[t])  # masked steps pass δ through
         delta = add_recurrent(below, dAs[t])
+    dx, *sums = _sums_over_time(dA, x, w_ih, states, has_bias)
+    return dx, delta, *sums
+
+
+def _sums_over_time(dA, x, w_ih, states, has_bias):
+    """From ∂E/∂A_{z_t} (T, B, H): (dx, dW_ih, dW_hh, db, dA)."""
+    T, B, _ = x.shape
     # A_{z_t} = W x_t + U z_{t-1} + b, summed over time and batch: one GEMM or reduction each
     dA_flat = dA.view(T * B, -1)  # (T·B, H)
     dx = linear(dA_flat, w_ih.T.contiguous()).view(T, B, -1)  # (T, B, I)
     dW_ih = t_matmul(dA_flat, x.reshape(T * B, -1))
     dW_hh = t_matmul(dA_flat, states[:-1].reshape(T * B, -1))
     db = dA_flat.sum(0) if has_bias else None
-    return dx, delta, dW_ih, dW_hh, db, dA
+    return dx, dW_ih, dW_hh, db, dA
 
 
 class RNNFunction(torch.autograd.Function):
@@ -150,7 +162,9 @@ class RNNFunction(torch.autograd.Function):
         key: TraceKey | None,
         reverse: bool,
     ):
-        out, states = rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity)
+        ext = kernels_for(x)  # the compiled loop where it runs
+        run = rnn_forward if ext is None else partial(compiled_rnn.rnn_forward, ext)
+        out, states = run(x, h0, w_ih, w_hh, b_ih, b_hh, mask, nonlinearity)
         ctx.save_for_backward(x, h0, w_ih, w_hh, b_ih, b_hh, states, mask)
         ctx.config = (nonlinearity, b_ih is not None, trace, key, reverse)
         return out, states[-1]
@@ -168,9 +182,16 @@ class RNNFunction(torch.autograd.Function):
 
             grads = reference_backward(rnn, (x, h0, w_ih, w_hh, b_ih, b_hh), (d_out, d_hT))
             return (*grads, *(None,) * 5)
-        dx, dh0, dW_ih, dW_hh, db, dA = rnn_backward(
-            d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bias
-        )
+        ext = kernels_for(x)
+        if ext is None:
+            dx, dh0, dW_ih, dW_hh, db, dA = rnn_backward(
+                d_out, d_hT, x, w_ih, w_hh, states, mask, nonlinearity, has_bias
+            )
+        else:  # the δ chain compiled, then the same sums over time
+            dA, dh0 = compiled_rnn.rnn_delta_chain(
+                ext, d_out, d_hT, w_hh, states, mask, nonlinearity
+            )
+            dx, dW_ih, dW_hh, db, dA = _sums_over_time(dA, x, w_ih, states, has_bias)
         if trace is not None:
             trace.add(key, "pre_activation", dA.flip(0) if reverse else dA)
         return dx, dh0, dW_ih, dW_hh, db, db, None, None, None, None, None
