@@ -4,13 +4,14 @@
 // ATen's Vectorized<T> takes its AVX-512 or AVX2 form (with Sleef's exp, exported by
 // libtorch_cpu) only where CPU_CAPABILITY says so; torch's own kernels get it from per-file
 // flags. Each source file is a translation unit of its own, so the choice stays inside gru.cpp
-// and rnn.cpp.
+// and rnn.cpp; the inline namespace is our own, so no template instantiated here shares a name
+// with libtorch's (lstm.h does the same).
 #if !defined(CPU_CAPABILITY) && defined(__AVX512F__) && defined(__AVX512BW__) && \
     defined(__AVX512VL__) && defined(__AVX512DQ__)
-#define CPU_CAPABILITY AVX512
+#define CPU_CAPABILITY seqlab_grurnn_avx512
 #define CPU_CAPABILITY_AVX512
 #elif !defined(CPU_CAPABILITY) && defined(__AVX2__) && defined(__FMA__)
-#define CPU_CAPABILITY AVX2
+#define CPU_CAPABILITY seqlab_grurnn_avx2
 #define CPU_CAPABILITY_AVX2
 #endif
 #include <ATen/core/dispatch/Dispatcher.h>
