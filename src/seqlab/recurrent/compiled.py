@@ -178,6 +178,14 @@ def kernels() -> ModuleType | None:
     return _state["module"]
 
 
+def kernels_for(x: torch.Tensor) -> ModuleType | None:
+    """:func:`kernels` where the compiled loops take tensors like ``x`` (CPU, float32 or
+    float64), else ``None``: the Python kernels run (CUDA keeps its own path)."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        return None
+    return kernels()
+
+
 def available() -> bool:
     """Whether the compiled kernels can run here (builds them if need be)."""
     with use(None):

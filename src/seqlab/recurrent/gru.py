@@ -50,8 +50,8 @@ from ..functions import reference_backward
 from . import gru_rnn_compiled as compiled_gru
 from . import reference
 from .base import RecurrentBase, layer_norm_shapes, needs_grad
+from .compiled import kernels_for
 from .gemm import bind_add_linear_, bind_linear, linear, t_matmul
-from .gru_rnn_compiled import kernels_for
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey, check_no_graph
 

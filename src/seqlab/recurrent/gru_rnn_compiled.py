@@ -7,16 +7,7 @@ time as the Python kernels. Layouts the loops do not take (the zero-stride gradi
 ``out.sum()``) are made contiguous here.
 """
 
-import torch
-from torch import Tensor
-
-from . import compiled, gemm
-
-
-def kernels_for(x: Tensor):
-    """The compiled kernels where they take ``x`` (CPU, float32/float64), else None."""
-    cpu_float = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-    return compiled.kernels() if cpu_float else None
+from . import gemm
 
 
 def gru_forward(ext, x, h0, w_ih, w_hh, b_ih, b_hh, ln, mask, reset, needs_backward):

@@ -38,8 +38,9 @@ from ..errors import InputError
 from ..functions import reference_backward
 from . import lstm_compiled, reference
 from .base import RecurrentBase, layer_norm_shapes, needs_grad
+from .compiled import kernels_for
 from .gemm import bind_add_linear_, bind_addmm, bind_linear, linear
-from .lstm_compiled import kernels_for, per_step, stacked_steps, weight_grads
+from .lstm_compiled import per_step, stacked_steps, weight_grads
 from .pointwise import layer_norm, layer_norm_backward, use_sigmoid_tanh
 from .pointwise import tanh as pointwise_tanh
 from .trace import check_no_graph

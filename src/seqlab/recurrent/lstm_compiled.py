@@ -12,20 +12,12 @@ difference in form: the layer norm's per-step tensors come stacked over time
 import torch
 from torch import Tensor
 
-from . import compiled, gemm
+from . import gemm
 from .gemm import linear, t_matmul
 from .pointwise import layer_norm_backward
 
 PEEPHOLE_CODE = {None: 0, "diagonal": 1, "full": 2}
 LN_NAMES = ("ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias", "ln_c_weight", "ln_c_bias")
-
-
-def kernels_for(x: Tensor) -> object | None:
-    """The compiled operators where they take these tensors (CPU, float32 or float64), else
-    ``None``: the Python kernels run."""
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        return None
-    return compiled.kernels()
 
 
 def _onednn_min_work() -> int:

@@ -37,8 +37,8 @@ from ..functions import reference_backward
 from . import gru_rnn_compiled as compiled_rnn
 from . import reference
 from .base import RecurrentBase
+from .compiled import kernels_for
 from .gemm import bind_add_linear_, linear, t_matmul
-from .gru_rnn_compiled import kernels_for
 from .pointwise import use_sigmoid_tanh
 from .trace import GradientTrace, TraceKey, check_no_graph
 

@@ -109,11 +109,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, Tensors, Tensors> gru
       if (reset_after) {
         const at::Tensor p = project(recurrent, states[t], ln_hh_all);  // (B, 3H)
         const scalar_t* p_data = p.data_ptr<scalar_t>();
-        for_each_row(B, 40 * H, [&](int64_t b) {
+        for_rows(B, 40 * H, [&](int64_t b) {
           scalar_t* g = gate_data + (t * B + b) * 3 * H;
           scalar_t* c = cand_data + (t * B + b) * cand_stride;
           const scalar_t* pr = p_data + b * 3 * H;
-          over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+          for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
             // r_t = σ(A_r), z_t = σ(A_z): A = W x_t + b_i + b_h + (LN_hh) U h_{t-1}
             const Vec r = sigmoid(Vec::loadu(g + j, n) + Vec::loadu(pr + j, n));
             const Vec z = sigmoid(Vec::loadu(g + H + j, n) + Vec::loadu(pr + H + j, n));
@@ -131,11 +131,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, Tensors, Tensors> gru
       }
       const at::Tensor p = project(recurrent, states[t], ln_hh_rz);  // (B, 2H)
       const scalar_t* p_data = p.data_ptr<scalar_t>();
-      for_each_row(B, 24 * H, [&](int64_t b) {
+      for_rows(B, 24 * H, [&](int64_t b) {
         scalar_t* g = gate_data + (t * B + b) * 3 * H;
         const scalar_t* pr = p_data + b * 2 * H;
         const scalar_t* h = h_data + b * H;
-        over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+        for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
           // r_t = σ(A_r), z_t = σ(A_z): A = W x_t + b_i + b_h + (LN_hh) U_{rz} h_{t-1}
           const Vec r = sigmoid(Vec::loadu(g + j, n) + Vec::loadu(pr + j, n));
           const Vec z = sigmoid(Vec::loadu(g + H + j, n) + Vec::loadu(pr + H + j, n));
@@ -146,10 +146,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, Tensors, Tensors> gru
       });
       const at::Tensor pn = project(reset_state, q, ln_hh_n);  // (B, H)
       const scalar_t* pn_data = pn.data_ptr<scalar_t>();
-      for_each_row(B, 16 * H, [&](int64_t b) {
+      for_rows(B, 16 * H, [&](int64_t b) {
         scalar_t* g = gate_data + (t * B + b) * 3 * H;
         const scalar_t* pr = pn_data + b * H;
-        over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+        for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
           // n_t = tanh(W_n x_t + b_in + b_hn + (LN_hh) U_n q_t)
           const Vec cand = tanh(Vec::loadu(g + 2 * H + j, n) + Vec::loadu(pr + j, n));
           cand.store(g + 2 * H + j, n);
@@ -219,7 +219,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, Tensors> gru_backward(
       // after, A_n = W_n x_t + b_in + r_t ⊙ (U_n h_{t-1} + b_hn), r = σ(A_r):
       //   ∂E/∂A_r = ∂E/∂A_n ⊙ (U_n h_{t-1} + b_hn) ⊙ r_t (1 - r_t)
       //   G_t = [∂E/∂A_r, ∂E/∂A_z, r_t ⊙ ∂E/∂A_n]
-      for_each_row(B, 20 * H, [&](int64_t b) {
+      for_rows(B, 20 * H, [&](int64_t b) {
         const int64_t row = t * B + b;
         scalar_t* dA_row = dA_data + row * 3 * H;
         scalar_t* dp_row = dp_data + row * 3 * H;
@@ -232,7 +232,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, Tensors> gru_backward(
         const scalar_t* c = cand_data + row * cand_stride;
         const scalar_t* h = state_data + row * H;
         const scalar_t* d = delta_data + b * H;
-        over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+        for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
           const Vec delta_t = Vec::loadu(d + j, n), z = Vec::loadu(g + H + j, n);
           const Vec cand = Vec::loadu(c + j, n);
           const Vec dA_n = delta_t * (one - z) * (one - cand * cand);
@@ -259,8 +259,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, Tensors> gru_backward(
         const at::Tensor gU = recurrent(g_t);  // (B, H): G_t U
         const scalar_t* gU_data = gU.data_ptr<scalar_t>();
         // δ_{t-1} = ∂E/∂y_{t-1} + δ_t ⊙ z_t + G_t U
-        for_each_row(B, 4 * H, [&](int64_t b) {
-          over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+        for_rows(B, 4 * H, [&](int64_t b) {
+          for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
             next_delta(t, b, j, n, Vec::loadu(gU_data + b * H + j, n));
           });
         });
@@ -278,11 +278,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, Tensors> gru_backward(
       const at::Tensor dq = reset_state(d_pn);  // (B, H)
       const scalar_t* dq_data = dq.data_ptr<scalar_t>();
       // q_t = r_t ⊙ h_{t-1}, r_t = σ(A_r):  ∂E/∂A_r = ∂E/∂q_t ⊙ h_{t-1} ⊙ r_t (1 - r_t)
-      for_each_row(B, 6 * H, [&](int64_t b) {
+      for_rows(B, 6 * H, [&](int64_t b) {
         const int64_t row = t * B + b;
         const scalar_t* r = gate_data + row * 3 * H;
         const scalar_t* h = state_data + row * H;
-        over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+        for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
           const Vec r_t = Vec::loadu(r + j, n);
           (Vec::loadu(dq_data + b * H + j, n) * Vec::loadu(h + j, n) * r_t * (one - r_t))
               .store(dA_data + row * 3 * H + j, n);
@@ -299,9 +299,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, Tensors> gru_backward(
       const at::Tensor rzU = recurrent(d_prz);  // (B, H): [∂E/∂A_r, ∂E/∂A_z] U_{rz}
       const scalar_t* rzU_data = rzU.data_ptr<scalar_t>();
       // δ_{t-1} = ∂E/∂y_{t-1} + δ_t ⊙ z_t + ∂E/∂q_t ⊙ r_t + [∂E/∂A_r, ∂E/∂A_z] U_{rz}
-      for_each_row(B, 6 * H, [&](int64_t b) {
+      for_rows(B, 6 * H, [&](int64_t b) {
         const scalar_t* r = gate_data + (t * B + b) * 3 * H;
-        over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+        for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
           const Vec extra = Vec::loadu(dq_data + b * H + j, n) * Vec::loadu(r + j, n) +
                             Vec::loadu(rzU_data + b * H + j, n);
           next_delta(t, b, j, n, extra);

@@ -74,7 +74,7 @@ std::tuple<at::Tensor, at::Tensor> rnn_forward(const at::Tensor& x, const at::Te
     for (int64_t t = 0; t < T; ++t) {
       const at::Tensor uz = recurrent(states[t]);  // (B, H): U z_{t-1}
       const scalar_t* uz_data = uz.data_ptr<scalar_t>();
-      for_each_row(B, 8 * H, [&](int64_t b) {
+      for_rows(B, 8 * H, [&](int64_t b) {
         const scalar_t* prev = state_data + (t * B + b) * H;
         scalar_t* next = state_data + ((t + 1) * B + b) * H;
         if (!valid.valid(t, b)) {  // a masked step keeps z_{t-1}
@@ -83,7 +83,7 @@ std::tuple<at::Tensor, at::Tensor> rnn_forward(const at::Tensor& x, const at::Te
         }
         const scalar_t* xw_row = xw_data + (t * B + b) * H;
         const scalar_t* uz_row = uz_data + b * H;
-        over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+        for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
           // z_t = φ(A_{z_t}),  A_{z_t} = W x_t + b + U z_{t-1}
           const Vec a = Vec::loadu(xw_row + j, n) + Vec::loadu(uz_row + j, n);
           activate(act, a).store(next + j, n);
@@ -118,7 +118,7 @@ std::tuple<at::Tensor, at::Tensor> rnn_backward(const at::Tensor& d_out, const a
     scalar_t* delta_data = delta.data_ptr<scalar_t>();
     for (int64_t t = T - 1; t >= 0; --t) {
       // z_t = φ(A_{z_t}):  ∂E/∂A_{z_t} = δ_t ⊙ φ'(A_{z_t}), zero where the step is masked
-      for_each_row(B, 4 * H, [&](int64_t b) {
+      for_rows(B, 4 * H, [&](int64_t b) {
         scalar_t* dA_row = dA_data + (t * B + b) * H;
         if (!valid.valid(t, b)) {
           std::fill(dA_row, dA_row + H, scalar_t(0));
@@ -126,7 +126,7 @@ std::tuple<at::Tensor, at::Tensor> rnn_backward(const at::Tensor& d_out, const a
         }
         const scalar_t* z = state_data + ((t + 1) * B + b) * H;
         const scalar_t* delta_row = delta_data + b * H;
-        over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+        for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
           (Vec::loadu(delta_row + j, n) * derivative(act, Vec::loadu(z + j, n)))
               .store(dA_row + j, n);
         });
@@ -135,13 +135,13 @@ std::tuple<at::Tensor, at::Tensor> rnn_backward(const at::Tensor& d_out, const a
       const scalar_t* dA_U_data = dA_U.data_ptr<scalar_t>();
       // A_{z_t} = W x_t + U z_{t-1} + b:  δ_{t-1} = ∂E/∂y_{t-1} + (∂E/∂A_{z_t}) U, and a
       // masked step t passes δ_t through to z_{t-1} unchanged
-      for_each_row(B, 2 * H, [&](int64_t b) {
+      for_rows(B, 2 * H, [&](int64_t b) {
         scalar_t* delta_row = delta_data + b * H;
         const scalar_t* dA_U_row = dA_U_data + b * H;
         const bool carry = !valid.valid(t, b);
         const bool output = t > 0 && valid.valid(t - 1, b);
         const scalar_t* d_out_row = output ? d_out_data + ((t - 1) * B + b) * H : nullptr;
-        over_units<scalar_t>(H, [&](int64_t j, int64_t n) {
+        for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {
           Vec d = Vec::loadu(dA_U_row + j, n);
           if (carry) d = d + Vec::loadu(delta_row + j, n);
           if (output) d = d + Vec::loadu(d_out_row + j, n);
