@@ -20,11 +20,6 @@ PEEPHOLE_CODE = {None: 0, "diagonal": 1, "full": 2}
 LN_NAMES = ("ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias", "ln_c_weight", "ln_c_bias")
 
 
-def _onednn_min_work() -> int:
-    """Where the loops' products go through oneDNN (gemm.py's rule); -1: never."""
-    return gemm.ONEDNN_MIN_WORK if gemm.ONEDNN_AVAILABLE else -1
-
-
 def _ln(p: dict, use_ln: bool) -> list[Tensor]:
     return [p[name] for name in LN_NAMES] if use_ln else []
 
@@ -56,7 +51,7 @@ def forward(ext, x, h0, c0, p, peephole, use_ln, mask):
         PEEPHOLE_CODE[peephole],
         _ln(p, use_ln),
         mask,
-        _onednn_min_work(),
+        gemm.ONEDNN_AVAILABLE,
     )
     gates, cells, hidden, tanh_c, *rest = result
     unprojected = rest.pop(0) if w_hr is not None else None
@@ -85,7 +80,7 @@ def backward(ext, d_out, d_hT, d_cT, x, p, saved, peephole, use_ln, mask, keep_c
         list(ln_steps or []),
         mask,
         keep_cell_grads,
-        _onednn_min_work(),
+        gemm.ONEDNN_AVAILABLE,
     )
     gains = (d_ln_hh_gain, d_ln_c_gain) if use_ln else None
     dA_hh = dA if dA_hh is None else dA_hh

@@ -8,7 +8,7 @@ namespace seqlab {
 using at::vec::Vectorized;
 
 inline bool use_onednn(bool allowed, const at::Tensor& a, const at::Tensor& w) {
-  return allowed && a.scalar_type() == at::kFloat && a.size(0) * a.size(1) * w.size(0) >= kOneDnnMinWork;
+  return use_onednn(allowed, a.size(0), w);
 }
 
 // a @ wᵀ as a new tensor (the products before and after the time loop).

@@ -15,7 +15,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
                                  const OptTensor& bias_ih, const OptTensor& bias_hh,
                                  const OptTensor& w_hr, const OptTensor& peep_,
                                  int64_t peephole, std::vector<Tensor> ln,
-                                 const OptTensor& mask_, int64_t onednn_min_work) {
+                                 const OptTensor& mask_, bool onednn) {
   const Tensor x = x_.contiguous();
   const int64_t T = x.size(0), B = x.size(1), H = w_hh.size(0) / 4, H_out = h0.size(-1);
   const bool use_ln = !ln.empty(), proj = w_hr.has_value();
@@ -27,7 +27,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
   auto opts = x.options();
 
   // W x_t for all steps in one GEMM; this buffer then receives A_t and the activations.
-  const Linear input(w_ih, T * B, onednn_min_work);
+  const Linear input(w_ih, T * B, onednn);
   Tensor projected = at::empty({T * B, 4 * H}, opts);
   Tensor gates = input(x.view({T * B, -1}), projected).contiguous().view({T, B, 4 * H});
   std::vector<Tensor> ln_saved;  // LN_ih's (input, mean, rstd), then the per-step ones
@@ -53,10 +53,10 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
   // c_t before the mask where nothing else keeps it
   Tensor c_tmp = (mask && !use_ln) ? at::empty({B, H}, opts) : Tensor();
   Tensor rec_buffer = at::empty({B, 4 * H}, opts), peep_buffer, h_buffer;
-  const Linear U(w_hh, B, onednn_min_work);
+  const Linear U(w_hh, B, onednn);
   std::optional<Linear> V_o, W_hr;
-  if (full) V_o.emplace(peep, B, onednn_min_work), peep_buffer = at::empty({B, H}, opts);
-  if (proj) W_hr.emplace(*w_hr, B, onednn_min_work), h_buffer = at::empty({B, H_out}, opts);
+  if (full) V_o.emplace(peep, B, onednn), peep_buffer = at::empty({B, H}, opts);
+  if (proj) W_hr.emplace(*w_hr, B, onednn), h_buffer = at::empty({B, H_out}, opts);
   const bool* m_data = mask_data(mask);
 
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_forward", [&] {

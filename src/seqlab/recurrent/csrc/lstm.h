@@ -20,16 +20,13 @@ using OptTensor = std::optional<Tensor>;
 
 // ---- the recurrent product ------------------------------------------------------------------
 
-// `a @ w.T` for the per-step shapes, a (M, K) and w (N, K): through oneDNN where the product
-// is large float32 work (min_work >= 0 and M·K·N past it), else ATen's mm into `buffer`.
+// `a @ w.T` for the per-step shapes, a (M, K) and w (N, K): through oneDNN where vec.h's
+// use_onednn says so, else ATen's mm into `buffer`.
 struct Linear {
   Tensor w, w_t;
   bool onednn;
-  Linear(const Tensor& w_, int64_t M, int64_t min_work)
-      : w(w_.contiguous()), w_t(w_.t()) {
-    onednn = min_work >= 0 && w.scalar_type() == at::kFloat &&
-             M * w.size(0) * w.size(1) >= min_work;
-  }
+  Linear(const Tensor& w_, int64_t M, bool onednn_allowed)
+      : w(w_.contiguous()), w_t(w_.t()), onednn(use_onednn(onednn_allowed, M, w)) {}
   // Returns a @ wᵀ, in `buffer` unless oneDNN gives a tensor of its own.
   Tensor operator()(const Tensor& a, Tensor& buffer) const {
     if (onednn) return onednn_linear(a, w);

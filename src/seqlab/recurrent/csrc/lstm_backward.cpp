@@ -17,7 +17,7 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out_, const Tensor& d_hT, cons
                                   std::vector<Tensor> ln, const Tensor& gates,
                                   const Tensor& cells, const Tensor& tanh_c,
                                   std::vector<Tensor> ln_steps, const OptTensor& mask_,
-                                  bool keep_cell_grads, int64_t onednn_min_work) {
+                                  bool keep_cell_grads, bool onednn) {
   const Tensor d_out = d_out_.contiguous();
   const int64_t T = gates.size(0), B = gates.size(1), H = cells.size(-1);
   const int64_t H_out = d_out.size(-1);
@@ -35,11 +35,11 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out_, const Tensor& d_hT, cons
   Tensor d_ln_hh_gain, d_ln_c_gain;
   if (use_ln) d_ln_hh_gain = at::zeros({4 * H}, opts), d_ln_c_gain = at::zeros({H}, opts);
   // δh_{t-1} = ∂E/∂y_{t-1} + dA_t U: a = dA_t, w = Uᵀ (gemm.py's linear computes a wᵀ)
-  const Linear U_T(w_hh.t(), B, onednn_min_work);
+  const Linear U_T(w_hh.t(), B, onednn);
   std::optional<Linear> V_o_T, W_hr_T;
   Tensor du_buffer, dc_peep_buffer;
-  if (full) V_o_T.emplace(peep.t(), B, onednn_min_work), dc_peep_buffer = at::empty({B, H}, opts);
-  if (proj) W_hr_T.emplace(w_hr->t(), B, onednn_min_work), du_buffer = at::empty({B, H}, opts);
+  if (full) V_o_T.emplace(peep.t(), B, onednn), dc_peep_buffer = at::empty({B, H}, opts);
+  if (proj) W_hr_T.emplace(w_hr->t(), B, onednn), du_buffer = at::empty({B, H}, opts);
   Tensor dh = at::empty({B, H_out}, opts), dh_buffer = at::empty({B, H_out}, opts);
   Tensor dc_carried = d_cT.contiguous().clone(), dc_prev = at::empty({B, H}, opts);
   const bool* m_data = mask_data(mask);

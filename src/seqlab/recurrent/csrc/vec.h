@@ -74,6 +74,12 @@ inline void for_rows(int64_t B, int64_t work_per_row, const F& f) {
 // ONEDNN_MIN_WORK: the same measured crossover).
 constexpr int64_t kOneDnnMinWork = 4000000;
 
+// Whether a @ wᵀ with a of M rows goes through oneDNN: where it is allowed (found and agreeing
+// with mm, gemm.py's probe) and the product is large float32 work.
+inline bool use_onednn(bool allowed, int64_t M, const at::Tensor& w) {
+  return allowed && w.scalar_type() == at::kFloat && M * w.size(0) * w.size(1) >= kOneDnnMinWork;
+}
+
 // a @ wᵀ for a (M, K) and a dense w (N, K) through oneDNN's linear (torch's internal op, the
 // one torch.nn.LSTM's CPU kernel and seqlab.recurrent.gemm use).
 inline at::Tensor onednn_linear(const at::Tensor& a, const at::Tensor& w) {
