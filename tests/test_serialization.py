@@ -129,7 +129,7 @@ MODELS = {
     transformer_layers.Stack: [
         dict(layer_cls=transformer_layers.EncoderLayer, num_layers=2, d_model=8, nhead=2)
     ],
-    transformer_layers._Layer: [{}],
+    transformer_layers._Layer: [dict(d_model=4, nhead=2, dim_feedforward=8)],
     models.Captioner: [
         dict(
             vocab_size=9,

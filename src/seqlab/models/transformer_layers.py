@@ -143,6 +143,30 @@ def self_attention(mha, x, padding, causal, need_weights, backend, cache: KV | N
 
 
 class _Layer(nn.Module):
+    """What both layers hold: self-attention, the FFN and two norms, torch's names."""
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
+                 dropout: float = 0.1, activation: str = "relu", norm_first: bool = False,
+                 layer_norm_eps: float = 1e-5, backend: str = "auto"):  # fmt: skip
+        super().__init__()
+        if d_model % nhead:
+            raise InputError(
+                f"d_model={d_model} is not divisible by nhead={nhead}; each head gets d_model / "
+                "nhead features: choose nhead dividing d_model"
+            )
+        if activation not in ACTIVATIONS:
+            raise InputError(f"activation={activation!r}: expected one of {', '.join(ACTIVATIONS)}")
+        self.d_model, self.norm_first, self.backend = d_model, norm_first, backend
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.activation = activation
+        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+
     def _ffn(self, x: Tensor) -> Tensor:
         act = ACTIVATIONS[self.activation]  # kept by name: a whole saved layer holds no function
         return self.linear2(self.dropout(act(self.linear1(x))))  # W₂ act(W₁x + b₁) + b₂
@@ -154,26 +178,6 @@ class _Layer(nn.Module):
             )
 
 
-def _init(layer, d_model, nhead, dim_feedforward, dropout, activation, norm_first, eps, backend):
-    if d_model % nhead:
-        raise InputError(
-            f"d_model={d_model} is not divisible by nhead={nhead}; each head gets d_model / "
-            "nhead features: choose nhead dividing d_model"
-        )
-    if activation not in ACTIVATIONS:
-        raise InputError(f"activation={activation!r}: expected one of {', '.join(ACTIVATIONS)}")
-    layer.d_model, layer.norm_first, layer.backend = d_model, norm_first, backend
-    layer.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
-    layer.linear1 = nn.Linear(d_model, dim_feedforward)
-    layer.dropout = nn.Dropout(dropout)
-    layer.linear2 = nn.Linear(dim_feedforward, d_model)
-    layer.activation = activation
-    layer.norm1 = nn.LayerNorm(d_model, eps=eps)
-    layer.norm2 = nn.LayerNorm(d_model, eps=eps)
-    layer.dropout1 = nn.Dropout(dropout)
-    layer.dropout2 = nn.Dropout(dropout)
-
-
 class EncoderLayer(_Layer):
     """Self-attention + FFN, post-norm or pre-norm (module docstring); the parameters of
     ``torch.nn.TransformerEncoderLayer(..., batch_first=True)``.
@@ -182,13 +186,6 @@ class EncoderLayer(_Layer):
     (x (B, T, E), self-attention weights (B, h, T, T') or None, (K, V) (B, h, T', d)), where
     T' = T plus the cached positions. A causal encoder layer is the decoder-only LM's block.
     """
-
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation: str = "relu", norm_first: bool = False,
-                 layer_norm_eps: float = 1e-5, backend: str = "auto"):  # fmt: skip
-        super().__init__()
-        _init(self, d_model, nhead, dim_feedforward, dropout, activation, norm_first,
-              layer_norm_eps, backend)  # fmt: skip
 
     def forward(self, x, padding=None, causal=False, need_weights=False, cache: KV | None = None):
         self._check_width(x)
@@ -219,9 +216,8 @@ class DecoderLayer(_Layer):
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation: str = "relu", norm_first: bool = False,
                  layer_norm_eps: float = 1e-5, backend: str = "auto"):  # fmt: skip
-        super().__init__()
-        _init(self, d_model, nhead, dim_feedforward, dropout, activation, norm_first,
-              layer_norm_eps, backend)  # fmt: skip
+        super().__init__(d_model, nhead, dim_feedforward, dropout, activation, norm_first,
+                         layer_norm_eps, backend)  # fmt: skip
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
         self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout3 = nn.Dropout(dropout)
