@@ -23,6 +23,7 @@ class StepProduct {
  public:
   StepProduct(const at::Tensor& like, const at::Tensor& w, bool onednn, bool fresh = false)
       : w_(w.contiguous()), w_t_(w_.t()), onednn_(use_onednn(onednn, like, w_)), fresh_(fresh) {
+    if (onednn_) w_ = onednn_pack(w_, like.size(0));  // packed once for every step
     if (!onednn_ && !fresh_) buffer_ = at::empty({like.size(0), w_.size(0)}, like.options());
   }
   at::Tensor operator()(const at::Tensor& a) {

@@ -27,7 +27,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
   auto opts = x.options();
 
   // W x_t for all steps in one GEMM; this buffer then receives A_t and the activations.
-  const Linear input(w_ih, T * B, onednn);
+  const Linear input(w_ih, T * B, onednn, /*per_step=*/false);
   Tensor projected = at::empty({T * B, 4 * H}, opts);
   Tensor gates = input(x.view({T * B, -1}), projected).contiguous().view({T, B, 4 * H});
   std::vector<Tensor> ln_saved;  // LN_ih's (input, mean, rstd), then the per-step ones

@@ -91,4 +91,15 @@ inline at::Tensor onednn_linear(const at::Tensor& a, const at::Tensor& w) {
   return stack[0].toTensor();
 }
 
+// w (N, K) reordered once into oneDNN's blocked layout for products of M rows: given to
+// onednn_linear in its place, it spares every step the reorder a plain weight costs on each
+// call (torch's fused LSTM keeps its weights packed the same way).
+inline at::Tensor onednn_pack(const at::Tensor& w, int64_t M) {
+  static const auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_reorder_linear_weight", "");
+  std::vector<c10::IValue> stack{w.contiguous(), c10::IValue(M)};
+  op.callBoxed(&stack);
+  return stack[0].toTensor();
+}
+
 }  // namespace seqlab
