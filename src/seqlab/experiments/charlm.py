@@ -440,7 +440,9 @@ PRESETS = {
     ),
     "lecture": CharLMExperimentConfig(
         # the hand-derived LSTM (its compiled loops), not oneDNN's kernel that "auto" picks
-        model=CharLMConfig(cell="lstm", backend="seqlab", hidden_size=512, num_layers=3, dropout=0.2),
+        model=CharLMConfig(
+            cell="lstm", backend="seqlab", hidden_size=512, num_layers=3, dropout=0.2
+        ),
         data=DataConfig(batch_size=64, chunk_length=128),
         train=TrainConfig(
             lr=2e-3,
