@@ -104,7 +104,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
       };
 
       // Phase 1: i, f, g, c_t (and, unless o must wait, o_t and h_t).
-      for_rows(B, H, [&](int64_t b) {
+      for_rows(B, 48 * H, [&](int64_t b) {
         scalar_t* a = a_data + (t * B + b) * 4 * H;
         const scalar_t* r = r_data + b * 4 * H;
         const scalar_t* cp = c_data + (t * B + b) * H;  // c_{t-1}
@@ -142,7 +142,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
         Tensor c_ln = use_ln ? layer_norm_step(c_new, ln[4], ln[5], mean_c[t], rstd_c[t])
                              : c_new;
         const scalar_t* cl_data = c_ln.data_ptr<scalar_t>();
-        for_rows(B, H, [&](int64_t b) {
+        for_rows(B, 20 * H, [&](int64_t b) {
           scalar_t* a = a_data + (t * B + b) * 4 * H + 3 * H;
           const scalar_t* r = r_data + b * 4 * H + 3 * H;
           for_columns<scalar_t>(H, [&](int64_t j, int64_t n) {

@@ -92,7 +92,7 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out_, const Tensor& d_hT, cons
         return dA_o;
       };
       if (split) {
-        for_rows(B, H, [&](int64_t b) {
+        for_rows(B, 8 * H, [&](int64_t b) {
           const int64_t row = t * B + b;
           if (masked(b)) {
             std::fill(dA_data + row * 4 * H + 3 * H, dA_data + (row + 1) * 4 * H, scalar_t(0));
@@ -116,7 +116,7 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out_, const Tensor& d_hT, cons
           full ? (*V_o_T)(dA[t].narrow(1, 3 * H, H), dc_peep_buffer).contiguous() : Tensor();
       const scalar_t* vd_data = full ? vd.data_ptr<scalar_t>() : nullptr;
 
-      for_rows(B, H, [&](int64_t b) {
+      for_rows(B, 30 * H, [&](int64_t b) {
         const int64_t row = t * B + b;
         scalar_t* dA_row = dA_data + row * 4 * H;
         if (masked(b)) {  // the carried state passes δ through unchanged
