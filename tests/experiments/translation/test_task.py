@@ -1,6 +1,8 @@
 """The shared translation pieces: batches, the Trainer task's metrics, corpus decoding, BLEU
 buckets and the settings that are refused."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -8,6 +10,7 @@ from seqlab.decode import beam_search, greedy
 from seqlab.errors import ConfigError
 from seqlab.experiments.translation.bible import BibleDataConfig, bleu, bleu_by_length
 from seqlab.experiments.translation.dates import TranslateDatesConfig
+from seqlab.experiments.translation.report import budget
 from seqlab.experiments.translation.task import (
     DecodeConfig,
     TranslationTask,
@@ -101,3 +104,16 @@ def test_bleu_buckets_by_source_length():
 def test_bad_settings_name_the_field(make, match):
     with pytest.raises(ConfigError, match=match):
         make()
+
+
+def test_the_budget_line_names_each_models_own_optimiser():
+    cfg = TranslateDatesConfig()  # two recurrent models on train, the Transformer on its own
+    line = budget(cfg)
+    assert line.startswith("2,500 steps each, batch 128, gradient clipping at 1; ")
+    assert "Adam lr 0.003 with cosine decay to ×0.05 (attention (additive), fixed context)" in line
+    assert "the noam schedule (200 warm-up steps, then 1/√step) (Transformer)" in line
+    recurrent_only = replace(cfg, models="additive,none")
+    assert budget(recurrent_only) == (
+        "2,500 steps each, batch 128, Adam lr 0.003 with cosine decay to ×0.05, "
+        "gradient clipping at 1"
+    )

@@ -7,6 +7,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ...models.protocols import translation_variant
 from ...train.metrics import read_metrics
+from .task import training_of
 
 
 def curves_figure(run, trained) -> Figure:
@@ -63,20 +64,37 @@ def model_lines(cfg) -> str:
     return "\n".join(lines)
 
 
+def _optimiser(t) -> str:
+    """The optimiser and learning-rate schedule of one TrainConfig."""
+    names = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
+    momentum = f" (momentum {t.momentum:g})" if t.optimizer == "sgd" and t.momentum else ""
+    beta2 = f" (β₂ {t.beta2:g})" if t.optimizer != "sgd" and t.beta2 != 0.999 else ""
+    if t.schedule == "noam":
+        schedule = f"the noam schedule ({t.warmup_steps} warm-up steps, then 1/√step)"
+    else:
+        warmup = f", {t.warmup_steps} warm-up steps" if t.warmup_steps else ""
+        schedule = f"{t.schedule} decay to ×{t.min_lr_ratio:g}{warmup}"
+    return f"{names[t.optimizer]}{momentum}{beta2} lr {t.lr:g} with {schedule}"
+
+
 def budget(cfg) -> str:
-    """The training budget and optimiser, as configured."""
+    """The training budget and each model's optimiser, as configured: a model whose section
+    overrides the run's ``train`` settings (the Transformer's own schedule) is named with its
+    own."""
     t = cfg.train
     limit = f"{t.max_steps:,} steps" if t.max_steps else ""
     if t.time_budget:
         limit += (" or " if limit else "") + f"{t.time_budget:.0f} s"
-    names = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
-    momentum = f" (momentum {t.momentum:g})" if t.optimizer == "sgd" and t.momentum else ""
-    warmup = f", {t.warmup_steps} warm-up steps" if t.warmup_steps else ""
     clip = f"gradient clipping at {t.clip_norm:g}" if t.clip_norm else "no gradient clipping"
-    return (
-        f"{limit} each, batch {cfg.batch_size}, {names[t.optimizer]}{momentum} lr {t.lr:g} "
-        f"with {t.schedule} decay to ×{t.min_lr_ratio:g}{warmup}, {clip}"
-    )
+    groups: dict[str, list[str]] = {}  # optimiser text -> the models trained with it
+    for kind in cfg.kinds:
+        groups.setdefault(_optimiser(training_of(cfg, kind)[0]), []).append(
+            translation_variant(kind, cfg).label
+        )
+    if len(groups) == 1:
+        return f"{limit} each, batch {cfg.batch_size}, {next(iter(groups))}, {clip}"
+    each = "; ".join(f"{text} ({', '.join(labels)})" for text, labels in groups.items())
+    return f"{limit} each, batch {cfg.batch_size}, {clip}; {each}"
 
 
 def head_maps_section(s: dict) -> str:
