@@ -359,10 +359,10 @@ class _LSTMFamily:
     @property
     def _auto_prefers_torch(self) -> bool:
         # oneDNN's fused LSTM, where it applies (it has no projection): it beats the Python
-        # loops, and the compiled ones did not beat it reliably anywhere measured (alone, 2
-        # cores; time / oneDNN's): training 0.92-1.02 at B = 64 with H = 512, 1024 but up to
-        # 1.19 with 3 layers, 1.2-1.3 at (B, H) = (32, 128), 1.39 at (1, 64); inference
-        # 1.1-1.8 (oneDNN's packed recurrent GEMM is the faster one per step).
+        # loops, and the compiled ones, with their weights packed as oneDNN's, only draw level
+        # with it (benchmarks/results/recurrent.md, alone, 2 cores; time / oneDNN's):
+        # training 0.93-1.08 at B = 64 with H = 512, 1024 and 3 layers, 1.31 at (B, H) =
+        # (32, 128), 1.57 at (1, 64); inference 1.03-1.12 at B = 64, 1.4-1.5 below.
         return not self.proj_size
 
     def _set_variant(
