@@ -19,6 +19,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
   const Tensor x = x_.contiguous();
   const int64_t T = x.size(0), B = x.size(1), H = w_hh.size(0) / 4, H_out = h0.size(-1);
   const bool use_ln = !ln.empty(), proj = w_hr.has_value();
+  for (Tensor& p : ln) p = p.contiguous();  // read by pointer in layer_norm_rows
   const bool diagonal = peephole == 1, full = peephole == 2;
   // o waits for a product (V_o c_t) or a layer norm (LN_c(c_t)) in the middle of the step
   const bool split = full || use_ln;
@@ -43,11 +44,12 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
   Tensor unprojected = proj ? at::empty({T, B, H}, opts) : Tensor();
   cells[0].copy_(c0);
   hidden[0].copy_(h0);
-  Tensor recurrent, mean_hh, rstd_hh, c_pre, mean_c, rstd_c;
+  Tensor recurrent, mean_hh, rstd_hh, c_pre, mean_c, rstd_c, c_ln;
   if (use_ln) {
     recurrent = at::empty({T, B, 4 * H}, opts);  // U h_{t-1}, LN_hh's input
     mean_hh = at::empty({T, B, 1}, opts), rstd_hh = at::empty({T, B, 1}, opts);
     c_pre = at::empty({T, B, H}, opts);  // c_t before the mask, LN_c's input
+    c_ln = at::empty({B, H}, opts);       // LN_c(c_t) of the step
     mean_c = at::empty({T, B, 1}, opts), rstd_c = at::empty({T, B, 1}, opts);
   }
   // c_t before the mask where nothing else keeps it
@@ -75,7 +77,11 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
         Tensor raw = recurrent[t];
         Tensor r = U(h, raw);
         if (!r.is_same(raw)) raw.copy_(r);
-        rec = layer_norm_step(raw, ln[2], ln[3], mean_hh[t], rstd_hh[t]);
+        layer_norm_rows(raw.data_ptr<scalar_t>(), rec_buffer.data_ptr<scalar_t>(),
+                        ln[2].data_ptr<scalar_t>(), ln[3].data_ptr<scalar_t>(),
+                        mean_hh.data_ptr<scalar_t>() + t * B, rstd_hh.data_ptr<scalar_t>() + t * B,
+                        B, 4 * H);
+        rec = rec_buffer;
       } else {
         rec = U(h, rec_buffer).contiguous();
       }
@@ -139,9 +145,11 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
         // o_t = σ(A_o + V_o c_t); h_t = o_t ⊙ tanh(LN_c(c_t)) with layer norm
         const Tensor vc = full ? (*V_o)(c_new, peep_buffer).contiguous() : Tensor();
         const scalar_t* vc_data = full ? vc.data_ptr<scalar_t>() : nullptr;
-        Tensor c_ln = use_ln ? layer_norm_step(c_new, ln[4], ln[5], mean_c[t], rstd_c[t])
-                             : c_new;
-        const scalar_t* cl_data = c_ln.data_ptr<scalar_t>();
+        if (use_ln)
+          layer_norm_rows(cn_data, c_ln.data_ptr<scalar_t>(), ln[4].data_ptr<scalar_t>(),
+                          ln[5].data_ptr<scalar_t>(), mean_c.data_ptr<scalar_t>() + t * B,
+                          rstd_c.data_ptr<scalar_t>() + t * B, B, H);
+        const scalar_t* cl_data = use_ln ? c_ln.data_ptr<scalar_t>() : cn_data;
         for_rows(B, 20 * H, [&](int64_t b) {
           scalar_t* a = a_data + (t * B + b) * 4 * H + 3 * H;
           const scalar_t* r = r_data + b * 4 * H + 3 * H;
