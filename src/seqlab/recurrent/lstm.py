@@ -361,8 +361,9 @@ class _LSTMFamily:
         # oneDNN's fused LSTM, where it applies (it has no projection): it beats the Python
         # loops, and the compiled ones, with their weights packed as oneDNN's, only draw level
         # with it (benchmarks/results/recurrent.md, alone, 2 cores; time / oneDNN's):
-        # training 0.93-1.08 at B = 64 with H = 512, 1024 and 3 layers, 1.31 at (B, H) =
-        # (32, 128), 1.57 at (1, 64); inference 1.03-1.12 at B = 64, 1.4-1.5 below.
+        # training 0.94-1.12 at B = 64 with H = 512, 1024 and 3 layers (0.93-1.08 in the run
+        # before), 1.27 at (B, H) = (32, 128), 1.41 at (1, 64); inference 1.05-1.16 at
+        # B = 64, 1.3-1.5 below.
         return not self.proj_size
 
     def _set_variant(
