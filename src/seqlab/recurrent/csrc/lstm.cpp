@@ -28,9 +28,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
   auto opts = x.options();
 
   // W x_t for all steps in one GEMM; this buffer then receives A_t and the activations.
-  const Linear input(w_ih, T * B, onednn, /*per_step=*/false);
-  Tensor projected = at::empty({T * B, 4 * H}, opts);
-  Tensor gates = input(x.view({T * B, -1}), projected).contiguous().view({T, B, 4 * H});
+  Tensor gates = linear(x.view({T * B, -1}), w_ih, onednn).contiguous().view({T, B, 4 * H});
   std::vector<Tensor> ln_saved;  // LN_ih's (input, mean, rstd), then the per-step ones
   if (use_ln) {
     auto [y, mean, rstd] = at::native_layer_norm(gates, {4 * H}, ln[0], ln[1], 1e-5);
@@ -54,11 +52,12 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
   }
   // c_t before the mask where nothing else keeps it
   Tensor c_tmp = (mask && !use_ln) ? at::empty({B, H}, opts) : Tensor();
-  Tensor rec_buffer = at::empty({B, 4 * H}, opts), peep_buffer, h_buffer;
-  const Linear U(w_hh, B, onednn);
-  std::optional<Linear> V_o, W_hr;
-  if (full) V_o.emplace(peep, B, onednn), peep_buffer = at::empty({B, H}, opts);
-  if (proj) W_hr.emplace(*w_hr, B, onednn), h_buffer = at::empty({B, H_out}, opts);
+  Tensor rec_ln = use_ln ? at::empty({B, 4 * H}, opts) : Tensor();  // LN_hh(U h_{t-1})
+  Tensor h_buffer = (proj && mask) ? at::empty({B, H_out}, opts) : Tensor();
+  StepProduct U(h0, w_hh, onednn);
+  std::optional<StepProduct> V_o, W_hr;
+  if (full) V_o.emplace(h0, peep, onednn);
+  if (proj) W_hr.emplace(h0, *w_hr, onednn);
   const bool* m_data = mask_data(mask);
 
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_forward", [&] {
@@ -75,15 +74,14 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
       Tensor rec;  // U h_{t-1}, or LN_hh(U h_{t-1})
       if (use_ln) {
         Tensor raw = recurrent[t];
-        Tensor r = U(h, raw);
-        if (!r.is_same(raw)) raw.copy_(r);
-        layer_norm_rows(raw.data_ptr<scalar_t>(), rec_buffer.data_ptr<scalar_t>(),
+        U.into(h, raw);
+        layer_norm_rows(raw.data_ptr<scalar_t>(), rec_ln.data_ptr<scalar_t>(),
                         ln[2].data_ptr<scalar_t>(), ln[3].data_ptr<scalar_t>(),
                         mean_hh.data_ptr<scalar_t>() + t * B, rstd_hh.data_ptr<scalar_t>() + t * B,
                         B, 4 * H);
-        rec = rec_buffer;
+        rec = rec_ln;
       } else {
-        rec = U(h, rec_buffer).contiguous();
+        rec = U(h).contiguous();
       }
       const scalar_t* r_data = rec.data_ptr<scalar_t>();
       // where c_t goes before the mask decides what is carried
@@ -143,7 +141,7 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
 
       if (split) {
         // o_t = σ(A_o + V_o c_t); h_t = o_t ⊙ tanh(LN_c(c_t)) with layer norm
-        const Tensor vc = full ? (*V_o)(c_new, peep_buffer).contiguous() : Tensor();
+        const Tensor vc = full ? (*V_o)(c_new).contiguous() : Tensor();
         const scalar_t* vc_data = full ? vc.data_ptr<scalar_t>() : nullptr;
         if (use_ln)
           layer_norm_rows(cn_data, c_ln.data_ptr<scalar_t>(), ln[4].data_ptr<scalar_t>(),
@@ -166,18 +164,14 @@ std::vector<Tensor> lstm_forward(const Tensor& x_, const Tensor& h0, const Tenso
       }
 
       if (proj) {  // h_t = W_hr (o ⊙ tanh(c_t)), h_{t-1} carried where masked
-        Tensor target = m_data ? h_buffer : hidden[t + 1];
-        Tensor h_new = (*W_hr)(unprojected[t], target);
+        W_hr->into(unprojected[t], m_data ? h_buffer : hidden[t + 1]);
         if (m_data) {
-          h_new = h_new.contiguous();
-          const scalar_t* hn = h_new.data_ptr<scalar_t>();
+          const scalar_t* hn = h_buffer.data_ptr<scalar_t>();
           for (int64_t b = 0; b < B; ++b) {
             const int64_t row = t * B + b;
             const scalar_t* src = m_data[row] ? hn + b * H_out : h_data + row * H_out;
             std::copy(src, src + H_out, h_data + (row + B) * H_out);
           }
-        } else if (!h_new.is_same(target)) {
-          target.copy_(h_new);
         }
       }
     }

@@ -20,26 +20,6 @@ using namespace seqlab;  // vec.h
 using at::Tensor;
 using OptTensor = std::optional<Tensor>;
 
-// ---- the recurrent product ------------------------------------------------------------------
-
-// `a @ w.T` for the per-step shapes, a (M, K) and w (N, K): through oneDNN where vec.h's
-// use_onednn says so (with w packed once when it serves every step), else ATen's mm into
-// `buffer`.
-struct Linear {
-  Tensor w, w_t, packed;
-  bool onednn;
-  Linear(const Tensor& w_, int64_t M, bool onednn_allowed, bool per_step = true)
-      : w(w_.contiguous()), w_t(w.t()), onednn(use_onednn(onednn_allowed, M, w)) {
-    if (onednn) packed = per_step ? onednn_pack(w, M) : w;
-  }
-  // Returns a @ wᵀ, in `buffer` unless oneDNN gives a tensor of its own.
-  Tensor operator()(const Tensor& a, Tensor& buffer) const {
-    if (onednn) return onednn_linear(a, packed);
-    at::mm_out(buffer, a, w_t);
-    return buffer;
-  }
-};
-
 // ---- masks and the per-step layer norm (σ, tanh, the column and row loops: vec.h) ---------
 
 inline const bool* mask_data(const OptTensor& mask) {

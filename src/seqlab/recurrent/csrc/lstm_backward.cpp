@@ -35,11 +35,10 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out_, const Tensor& d_hT, cons
   Tensor d_ln_hh_gain, d_ln_c_gain;
   if (use_ln) d_ln_hh_gain = at::zeros({4 * H}, opts), d_ln_c_gain = at::zeros({H}, opts);
   // δh_{t-1} = ∂E/∂y_{t-1} + dA_t U: a = dA_t, w = Uᵀ (gemm.py's linear computes a wᵀ)
-  const Linear U_T(w_hh.t(), B, onednn);
-  std::optional<Linear> V_o_T, W_hr_T;
-  Tensor du_buffer, dc_peep_buffer;
-  if (full) V_o_T.emplace(peep.t(), B, onednn), dc_peep_buffer = at::empty({B, H}, opts);
-  if (proj) W_hr_T.emplace(w_hr->t(), B, onednn), du_buffer = at::empty({B, H}, opts);
+  StepProduct U_T(d_hT, w_hh.t(), onednn);
+  std::optional<StepProduct> V_o_T, W_hr_T;
+  if (full) V_o_T.emplace(d_hT, peep.t(), onednn);
+  if (proj) W_hr_T.emplace(d_hT, w_hr->t(), onednn);
   Tensor dh = at::empty({B, H_out}, opts), dh_buffer = at::empty({B, H_out}, opts);
   Tensor dc_carried = d_cT.contiguous().clone(), dc_prev = at::empty({B, H}, opts);
   const bool* m_data = mask_data(mask);
@@ -73,7 +72,7 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out_, const Tensor& d_hT, cons
       Tensor du = dh;  // ∂E/∂(o ⊙ tanh(c_t))
       if (proj) {      // h_t = W_hr (o ⊙ tanh(c_t))
         d_hidden[t].copy_(dh);
-        du = (*W_hr_T)(dh, du_buffer).contiguous();
+        du = (*W_hr_T)(dh).contiguous();
       }
       const scalar_t* du_data = du.data_ptr<scalar_t>();
       const scalar_t* dcc = dc_carried.data_ptr<scalar_t>();
@@ -113,7 +112,7 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out_, const Tensor& d_hT, cons
       const scalar_t* dcln_data = use_ln ? dc_ln.data_ptr<scalar_t>() : nullptr;
       // o_t = σ(A_o + V_o c_t): δc_t += (∂E/∂A_o) V_o
       const Tensor vd =
-          full ? (*V_o_T)(dA[t].narrow(1, 3 * H, H), dc_peep_buffer).contiguous() : Tensor();
+          full ? (*V_o_T)(dA[t].narrow(1, 3 * H, H)).contiguous() : Tensor();
       const scalar_t* vd_data = full ? vd.data_ptr<scalar_t>() : nullptr;
 
       for_rows(B, 30 * H, [&](int64_t b) {
@@ -176,8 +175,8 @@ std::vector<Tensor> lstm_backward(const Tensor& d_out_, const Tensor& d_hT, cons
           }
         }
       }
-      if (U_T.onednn) {
-        at::add_out(dh, below, U_T(dA_hh[t], dh));
+      if (U_T.onednn()) {
+        at::add_out(dh, below, U_T(dA_hh[t]));
       } else {
         at::addmm_out(dh, below, dA_hh[t], w_hh);
       }

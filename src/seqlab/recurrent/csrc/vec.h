@@ -1,5 +1,5 @@
 // What every family's compiled loops share: the vector instruction set, σ and tanh on vectors,
-// the loops over a step's columns and rows, and oneDNN's linear for the per-step product.
+// the loops over a step's columns and rows, and the products a @ wᵀ (MKL's or oneDNN's).
 #pragma once
 // ATen's Vectorized<T> takes its AVX-512 or AVX2 form (with Sleef's exp, exported by
 // libtorch_cpu) only where CPU_CAPABILITY says so; torch's own kernels get it from per-file
@@ -101,5 +101,45 @@ inline at::Tensor onednn_pack(const at::Tensor& w, int64_t M) {
   op.callBoxed(&stack);
   return stack[0].toTensor();
 }
+
+inline bool use_onednn(bool allowed, const at::Tensor& a, const at::Tensor& w) {
+  return use_onednn(allowed, a.size(0), w);
+}
+
+// a @ wᵀ as a new tensor (the products before and after the time loop).
+inline at::Tensor linear(const at::Tensor& a, const at::Tensor& w, bool onednn) {
+  return use_onednn(onednn, a, w) ? onednn_linear(a, w) : at::mm(a, w.t());
+}
+
+// The per-step product a @ wᵀ for a loop over steps shaped like `like`: the path is chosen
+// once (oneDNN with w packed once for every step, or MKL), and the MKL path writes into one
+// (M, N) buffer, made at its first use. With `fresh`, every step gets a new tensor (the GRU's
+// layer norm saves each step's projection for the backward).
+class StepProduct {
+ public:
+  StepProduct(const at::Tensor& like, const at::Tensor& w, bool onednn, bool fresh = false)
+      : w_(w.contiguous()), w_t_(w_.t()), onednn_(use_onednn(onednn, like, w_)), fresh_(fresh),
+        rows_(like.size(0)) {
+    if (onednn_) w_ = onednn_pack(w_, rows_);
+  }
+  bool onednn() const { return onednn_; }
+  at::Tensor operator()(const at::Tensor& a) {
+    if (onednn_) return onednn_linear(a, w_);
+    if (fresh_) return at::mm(a, w_t_);
+    if (!buffer_.defined()) buffer_ = at::empty({rows_, w_t_.size(1)}, a.options());
+    at::mm_out(buffer_, a, w_t_);
+    return buffer_;
+  }
+  // a @ wᵀ written into `out` (a saved tensor's step, say), whichever path computes it.
+  void into(const at::Tensor& a, at::Tensor out) {
+    if (onednn_) out.copy_(onednn_linear(a, w_));
+    else at::mm_out(out, a, w_t_);
+  }
+
+ private:
+  at::Tensor w_, w_t_, buffer_;
+  bool onednn_, fresh_;
+  int64_t rows_;
+};
 
 }  // namespace seqlab
